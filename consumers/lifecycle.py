@@ -1,0 +1,94 @@
+"""The learner lifecycle every profiler projection follows (CONTRACT, "Semantics").
+
+Pure: a learner's state is folded from their events in any order, with any duplicates, and
+always ends the same. The rules:
+- a completed session counts unless an invalidation of it exists (whichever came first);
+- the current session is the valid one with the greatest (completed_at, session_id);
+- an erasure forgets every event of the learner that occurred before `erased_at`, and such
+  events arriving later are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
+from schemas.session_completed import SessionCompletedV1
+
+FactsT = TypeVar("FactsT")
+
+
+@dataclass(frozen=True, slots=True)
+class Session(Generic[FactsT]):
+    session_id: UUID
+    completed_at: datetime
+    occurred_at: datetime
+    facts: FactsT
+
+    @property
+    def rank(self) -> tuple[datetime, str]:
+        return (self.completed_at, str(self.session_id))
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerState(Generic[FactsT]):
+    sessions: Mapping[UUID, Session[FactsT]] = field(default_factory=dict)
+    # session_id -> when the invalidation occurred
+    invalidated: Mapping[UUID, datetime] = field(default_factory=dict)
+    erased_at: datetime | None = None
+
+    def current(self) -> Session[FactsT] | None:
+        valid = [s for s in self.sessions.values() if s.session_id not in self.invalidated]
+        return max(valid, key=lambda s: s.rank, default=None)
+
+
+def erasure_key(user_id: str) -> str:
+    """One-way key under which an erasure is remembered without keeping the id."""
+    return hashlib.sha256(user_id.encode()).hexdigest()
+
+
+def apply(
+    state: LearnerState[FactsT],
+    event: AnyEvent,
+    summarize: Callable[[SessionCompletedV1], FactsT],
+) -> LearnerState[FactsT]:
+    """The learner's state after `event`; events of other types leave it unchanged."""
+    if state.erased_at is not None and event.occurred_at < state.erased_at:
+        return state
+    if isinstance(event, SessionCompleted):
+        data = event.data
+        if data.session_id in state.sessions:
+            return state
+        session = Session(data.session_id, data.completed_at, event.occurred_at, summarize(data))
+        return replace(state, sessions={**state.sessions, data.session_id: session})
+    if isinstance(event, SessionInvalidated):
+        if event.data.session_id in state.invalidated:
+            return state
+        return replace(
+            state, invalidated={**state.invalidated, event.data.session_id: event.occurred_at}
+        )
+    if isinstance(event, LearnerErased):
+        erased_at = event.data.erased_at
+        if state.erased_at is not None and erased_at <= state.erased_at:
+            return state
+        return LearnerState(
+            sessions={k: s for k, s in state.sessions.items() if s.occurred_at >= erased_at},
+            invalidated={k: t for k, t in state.invalidated.items() if t >= erased_at},
+            erased_at=erased_at,
+        )
+    return state
+
+
+def fold(
+    state: LearnerState[FactsT],
+    events: Iterable[AnyEvent],
+    summarize: Callable[[SessionCompletedV1], FactsT],
+) -> LearnerState[FactsT]:
+    for event in events:
+        state = apply(state, event, summarize)
+    return state

@@ -1,0 +1,135 @@
+"""Persists `consumers.lifecycle.LearnerState` in a projection's own table set.
+
+A projection supplies its sessions table (session_id, user_id, completed_at, occurred_at and
+its own fact columns) and how facts map to columns; invalidations and erasures tables have
+the same shape in every projection (`lifecycle_tables`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic
+
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Uuid, delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.lifecycle import FactsT, LearnerState, Session, erasure_key
+
+
+def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
+    invalidations = Table(
+        "invalidations",
+        metadata,
+        Column("session_id", Uuid, primary_key=True),
+        Column("user_id", String(64), nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Index(f"ix_{schema}_invalidations_user", "user_id"),
+        schema=schema,
+    )
+    # Erased learners by a one-way hash of their id: enough to ignore their older events
+    # without keeping the id itself.
+    erasures = Table(
+        "erasures",
+        metadata,
+        Column("user_hash", String(64), primary_key=True),
+        Column("erased_at", DateTime(timezone=True), nullable=False),
+        schema=schema,
+    )
+    return invalidations, erasures
+
+
+class LifecycleStore(Generic[FactsT]):
+    def __init__(
+        self,
+        sessions: Table,
+        invalidations: Table,
+        erasures: Table,
+        facts_to_columns: Callable[[FactsT], dict[str, Any]],
+        columns_to_facts: Callable[[Mapping[str, Any]], FactsT],
+    ) -> None:
+        self.sessions = sessions
+        self.invalidations = invalidations
+        self.erasures = erasures
+        self._to_columns = facts_to_columns
+        self._to_facts = columns_to_facts
+
+    async def load(
+        self, conn: AsyncConnection, user_ids: Iterable[str]
+    ) -> dict[str, LearnerState[FactsT]]:
+        users = list(user_ids)
+        sessions: dict[str, dict] = {u: {} for u in users}
+        invalidated: dict[str, dict] = {u: {} for u in users}
+        rows = await conn.execute(select(self.sessions).where(self.sessions.c.user_id.in_(users)))
+        for row in rows.mappings():
+            sessions[row["user_id"]][row["session_id"]] = Session(
+                row["session_id"], row["completed_at"], row["occurred_at"], self._to_facts(row)
+            )
+        inv = self.invalidations
+        rows = await conn.execute(
+            select(inv.c.user_id, inv.c.session_id, inv.c.occurred_at).where(inv.c.user_id.in_(users))
+        )
+        for user_id, session_id, occurred_at in rows:
+            invalidated[user_id][session_id] = occurred_at
+        keys = {erasure_key(u): u for u in users}
+        rows = await conn.execute(
+            select(self.erasures.c.user_hash, self.erasures.c.erased_at).where(
+                self.erasures.c.user_hash.in_(list(keys))
+            )
+        )
+        erased = {keys[h]: at for h, at in rows}
+        return {
+            u: LearnerState(sessions[u], invalidated[u], erased.get(u)) for u in users
+        }
+
+    async def save(
+        self,
+        conn: AsyncConnection,
+        before: Mapping[str, LearnerState[FactsT]],
+        after: Mapping[str, LearnerState[FactsT]],
+    ) -> None:
+        new_sessions, gone_sessions, new_invalid, gone_invalid, erasures = [], [], [], [], []
+        for user_id, new in after.items():
+            old = before[user_id]
+            if new is old:
+                continue
+            new_sessions += [
+                {
+                    "session_id": s.session_id,
+                    "user_id": user_id,
+                    "completed_at": s.completed_at,
+                    "occurred_at": s.occurred_at,
+                    **self._to_columns(s.facts),
+                }
+                for sid, s in new.sessions.items()
+                if sid not in old.sessions
+            ]
+            gone_sessions += [sid for sid in old.sessions if sid not in new.sessions]
+            new_invalid += [
+                {"session_id": sid, "user_id": user_id, "occurred_at": at}
+                for sid, at in new.invalidated.items()
+                if sid not in old.invalidated
+            ]
+            gone_invalid += [sid for sid in old.invalidated if sid not in new.invalidated]
+            if new.erased_at != old.erased_at:
+                erasures.append({"user_hash": erasure_key(user_id), "erased_at": new.erased_at})
+        if gone_sessions:
+            await conn.execute(
+                delete(self.sessions).where(self.sessions.c.session_id.in_(gone_sessions))
+            )
+        if gone_invalid:
+            await conn.execute(
+                delete(self.invalidations).where(self.invalidations.c.session_id.in_(gone_invalid))
+            )
+        if new_sessions:
+            await conn.execute(insert(self.sessions).on_conflict_do_nothing(), new_sessions)
+        if new_invalid:
+            await conn.execute(insert(self.invalidations).on_conflict_do_nothing(), new_invalid)
+        if erasures:
+            stmt = insert(self.erasures)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["user_hash"], set_={"erased_at": stmt.excluded.erased_at}
+                ),
+                erasures,
+            )

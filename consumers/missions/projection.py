@@ -1,0 +1,88 @@
+"""Missions projection: each learner's mission difficulty from their current session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.lifecycle import fold
+from consumers.lifecycle_store import LifecycleStore
+from consumers.missions import tables
+from consumers.missions.decide import SessionFacts, learner_difficulty, session_facts
+from hub.settings import Settings
+from hub.streaming.grouping import by_learner
+from schemas.registry import AnyEvent
+
+
+UPDATED_COLUMNS = (
+    "difficulty", "session_id", "completed_at", "cohort_id", "enterprise_id", "updated_at"
+)
+
+
+class MissionsProjection:
+    name = "missions"
+    metadata = tables.metadata
+    positions = tables.positions
+
+    def __init__(self) -> None:
+        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+            tables.sessions,
+            tables.invalidations,
+            tables.erasures,
+            facts_to_columns=lambda f: {
+                "difficulty": f.difficulty, "cohort_id": f.cohort_id,
+                "enterprise_id": f.enterprise_id,
+            },
+            columns_to_facts=lambda row: SessionFacts(
+                row["difficulty"], row["cohort_id"], row["enterprise_id"]
+            ),
+        )
+
+    def topics(self, settings: Settings) -> list[str]:
+        return [settings.profiler_topic]
+
+    def accepts(self, event: AnyEvent) -> bool:
+        return event.event_type != "mentorship.assignment.changed"
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
+        grouped = by_learner(events)
+        before = await self._store.load(conn, grouped)
+        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
+        await self._store.save(conn, before, after)
+
+        now = datetime.now(UTC)
+        upserts, removed = [], []
+        for user_id, state in after.items():
+            if state is before[user_id]:
+                continue
+            result = learner_difficulty(state)
+            if result.session_id is None:
+                removed.append(user_id)
+            elif result != learner_difficulty(before[user_id]):
+                upserts.append(
+                    {
+                        "user_id": user_id,
+                        "difficulty": result.difficulty,
+                        "session_id": result.session_id,
+                        "completed_at": result.completed_at,
+                        "cohort_id": result.cohort_id,
+                        "enterprise_id": result.enterprise_id,
+                        "updated_at": now,
+                    }
+                )
+        table = tables.difficulty
+        if removed:
+            await conn.execute(delete(table).where(table.c.user_id.in_(removed)))
+        if upserts:
+            stmt = insert(table)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["user_id"],
+                    set_={c: stmt.excluded[c] for c in UPDATED_COLUMNS},
+                ),
+                upserts,
+            )

@@ -1,0 +1,57 @@
+"""Who may read what (CONTRACT, "Read API"): pure decisions, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.api.auth import Principal
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a learner currently sits, from their current session (None when unknown)."""
+
+    cohort_id: str | None = None
+    enterprise_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+def admin_over(principal: Principal, placement: Placement) -> Decision | None:
+    if "platform_admin" in principal.roles:
+        return Decision(True, "platform_admin")
+    if (
+        "enterprise_admin" in principal.roles
+        and placement.enterprise_id is not None
+        and principal.enterprise_id == placement.enterprise_id
+    ):
+        return Decision(True, "enterprise_admin of the learner's enterprise")
+    if (
+        "cohort_admin" in principal.roles
+        and placement.cohort_id is not None
+        and placement.cohort_id in principal.cohort_ids
+    ):
+        return Decision(True, "cohort_admin of the learner's cohort")
+    return None
+
+
+def may_read_learner(
+    principal: Principal, learner_id: str, placement: Placement, is_active_mentor: bool
+) -> Decision:
+    """The learner, their actively assigned mentors, and admins over them."""
+    if principal.user_id == learner_id:
+        return Decision(True, "self")
+    if is_active_mentor and "mentor" in principal.roles:
+        return Decision(True, "assigned mentor")
+    admin = admin_over(principal, placement)
+    if admin is not None:
+        return admin
+    return Decision(
+        False,
+        f"{principal.user_id} is not {learner_id}, not their assigned mentor, "
+        "nor an admin over their cohort or enterprise",
+    )

@@ -1,0 +1,56 @@
+"""The read API (FastAPI): projections to downstream apps, under the CONTRACT's RBAC."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from hub.api.routes import missions
+from hub.db import create_engine
+from hub.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.engine = create_engine(settings, pool_size=10)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Profiler Integration Hub read API",
+        version="1",
+        lifespan=lifespan,
+        description="Projections of profiler events. Bearer JWT (HS256) on every /api route.",
+    )
+    app.state.settings = settings
+    app.include_router(missions.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def precise_400(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "error": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=400)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The projections database answers")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("select 1"))
+        except Exception as exc:  # any failure means not ready; say which
+            return JSONResponse({"status": "unavailable", "database": repr(exc)}, 503)
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,83 @@
+"""Bearer JWT → the caller (CONTRACT, "Read API"). Missing or bad token → 401."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+ROLES = frozenset({"learner", "mentor", "cohort_admin", "enterprise_admin", "platform_admin"})
+ALGORITHMS = ["HS256"]
+
+bearer = HTTPBearer(auto_error=False, description="HS256 JWT signed with HUB_JWT_SECRET")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    roles: frozenset[str]
+    enterprise_id: str | None = None
+    cohort_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def principal_from_token(token: str, secret: str) -> Principal:
+    """Validate signature, expiry and claims; raises a 401 saying what is wrong."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=ALGORITHMS, options={"require": ["sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise unauthorized("token expired") from None
+    except jwt.InvalidSignatureError:
+        raise unauthorized("token signature is invalid") from None
+    except jwt.InvalidAlgorithmError:
+        raise unauthorized("token algorithm is not accepted (HS256 only)") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise unauthorized(f"token lacks the {exc.claim!r} claim") from None
+    except jwt.PyJWTError as exc:
+        raise unauthorized(f"token is malformed: {exc}") from None
+    sub, roles = claims.get("sub"), claims.get("roles", [])
+    if not isinstance(sub, str) or not sub:
+        raise unauthorized("token 'sub' must be a non-empty string")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise unauthorized("token 'roles' must be a list of strings")
+    unknown = set(roles) - ROLES
+    if unknown:
+        raise unauthorized(f"token names unknown roles: {sorted(unknown)}")
+    cohort_ids = claims.get("cohort_ids", [])
+    enterprise_id = claims.get("enterprise_id")
+    if not isinstance(cohort_ids, list) or not all(isinstance(c, str) for c in cohort_ids):
+        raise unauthorized("token 'cohort_ids' must be a list of strings")
+    if enterprise_id is not None and not isinstance(enterprise_id, str):
+        raise unauthorized("token 'enterprise_id' must be a string")
+    return Principal(sub, frozenset(roles), enterprise_id, frozenset(cohort_ids))
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized("missing bearer token")
+    return principal_from_token(credentials.credentials, request.app.state.settings.jwt_secret)
+
+
+def issue_token(secret: str, sub: str, roles: list[str], *, enterprise_id: str | None = None,
+                cohort_ids: list[str] | None = None, ttl_seconds: int = 3600) -> str:
+    """A signed token (demo, tests and operators' curl examples)."""
+    import time
+
+    claims = {"sub": sub, "roles": roles, "iat": int(time.time()),
+              "exp": int(time.time()) + ttl_seconds}
+    if enterprise_id is not None:
+        claims["enterprise_id"] = enterprise_id
+    if cohort_ids is not None:
+        claims["cohort_ids"] = cohort_ids
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,0 +1,63 @@
+"""Integration 1 — missions engine: a learner's mission difficulty."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from consumers.missions import tables
+from consumers.missions.decide import DEFAULT_DIFFICULTY
+from hub.api.access import Placement, may_read_learner
+from hub.api.deps import Caller, Conn, UserIdParam, enforce
+
+router = APIRouter(prefix="/api/v1/missions", tags=["missions"])
+
+
+class DifficultyOut(BaseModel):
+    user_id: str
+    difficulty: int = Field(ge=1, le=5)
+    source: Literal["profiler", "default"]
+    fallback: bool = Field(description="True when there is no valid profiler session.")
+    session_id: UUID | None = None
+    completed_at: datetime | None = None
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"user_id": "learner-0001", "difficulty": 3, "source": "profiler",
+                 "fallback": False, "session_id": "0b6f3c1e-8a8e-4b7a-9a57-2f0e6d1c8a44",
+                 "completed_at": "2026-02-09T10:15:00Z"},
+                {"user_id": "learner-0999", "difficulty": 1, "source": "default",
+                 "fallback": True, "session_id": None, "completed_at": None},
+            ]
+        }
+    }
+
+
+@router.get(
+    "/difficulty",
+    response_model=DifficultyOut,
+    summary="Mission difficulty 1–5 from the learner's current profiler session",
+    responses={401: {"description": "missing or bad token"},
+               403: {"description": "not the learner, their mentor, or an admin over them"}},
+)
+async def difficulty(caller: Caller, conn: Conn, user_id: UserIdParam = None) -> DifficultyOut:
+    learner = user_id or caller.user_id
+    t = tables.difficulty
+    row = (
+        await conn.execute(select(t).where(t.c.user_id == learner))
+    ).mappings().first()
+    placement = Placement(row["cohort_id"], row["enterprise_id"]) if row else Placement()
+    enforce(may_read_learner(caller, learner, placement, is_active_mentor=False), caller,
+            f"missions/difficulty?user_id={learner}")
+    if row is None:
+        return DifficultyOut(user_id=learner, difficulty=DEFAULT_DIFFICULTY, source="default",
+                             fallback=True)
+    return DifficultyOut(user_id=learner, difficulty=row["difficulty"], source="profiler",
+                         fallback=False, session_id=row["session_id"],
+                         completed_at=row["completed_at"])

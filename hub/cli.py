@@ -1,0 +1,102 @@
+"""The `hub` command: one entry point for operators and developers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hub.settings import get_settings
+from hub.stack.cli import stack_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Profiler Integration Hub.")
+app.add_typer(stack_app, name="stack")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations and create the Kafka topics (idempotent)."""
+    from hub.migrate import migrate as run_migrate
+
+    created = run_migrate(get_settings())
+    typer.echo("database: at head")
+    typer.echo(f"topics created: {', '.join(created) if created else 'none (all existed)'}")
+
+
+@app.command()
+def worker(
+    name: Annotated[str | None, typer.Argument(help="Consumer to run, e.g. missions")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Run every consumer, one process each")] = False,
+) -> None:
+    """Run consumer workers until Ctrl-C / SIGTERM."""
+    from hub.projections import all_projections
+    from hub.workers import run_worker, supervise_all
+
+    names = list(all_projections())
+    if all_ == (name is not None):
+        raise typer.BadParameter(f"give one consumer name ({', '.join(names)}) or --all")
+    if all_:
+        raise typer.Exit(supervise_all(names))
+    if name not in names:
+        raise typer.BadParameter(f"unknown consumer {name!r}; known: {', '.join(names)}")
+    run_worker(name, get_settings())
+
+
+@app.command("publish-sample")
+def publish_sample(
+    count: Annotated[int, typer.Option(min=0, help="Messages to publish across both topics")] = 2000,
+    users: Annotated[int, typer.Option(min=1, help="Distinct learners")] = 300,
+    cohorts: Annotated[int, typer.Option(min=0, help="Cohorts")] = 12,
+    seed: Annotated[int, typer.Option(help="Same seed, same events")] = 7,
+) -> None:
+    """Publish reproducible sample traffic: retakes, out-of-order arrival, duplicates,
+    invalidations, erasures and mentor assignments."""
+    import asyncio
+
+    from hub.publishing import publish_sample as publish
+    from producers.sample import generate_sample
+
+    sample = generate_sample(count, users, cohorts, seed)
+    sent = asyncio.run(publish(get_settings(), sample))
+    typer.echo(f"published {sent} messages")
+    for key, value in sample.counts().items():
+        typer.echo(f"  {key}: {value}")
+
+
+@app.command()
+def demo(
+    once: Annotated[bool, typer.Option("--once", help="Exit after the summary")] = False,
+    count: Annotated[int, typer.Option(min=1)] = 5000,
+    users: Annotated[int, typer.Option(min=1)] = 500,
+    cohorts: Annotated[int, typer.Option(min=0)] = 12,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Start everything, publish a sample, wait for the projections, print a summary."""
+    from hub.demo import run_demo
+    from hub.settings import Settings
+
+    raise typer.Exit(run_demo(Settings, once=once, count=count, users=users, cohorts=cohorts,
+                              seed=seed))
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Serve the read API."""
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host,
+                port=port or settings.api_port, log_level=settings.log_level.lower())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

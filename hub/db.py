@@ -1,0 +1,22 @@
+"""Database engine and connection helpers. Nothing connects at import time."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hub.settings import Settings
+
+
+def create_engine(settings: Settings, *, pool_size: int = 5) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # asyncpg's statement cache is per connection; keep it, the hub's statements are few.
+    )
+
+
+def table_set(schema: str, live: str) -> dict[str, str] | None:
+    """Execution option that points a projection's tables at another table set (rebuilds)."""
+    return None if schema == live else {live: schema}

@@ -1,0 +1,140 @@
+"""`hub demo`: the whole hub on this machine, fed a generated sample, checked and summarised."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from hub.api.auth import issue_token
+from hub.db import create_engine
+from hub.lag import end_offsets, stored_positions
+from hub.projections import all_projections
+from hub.settings import PROJECT_ROOT, Settings
+from producers.oracle import difficulties as expected_difficulties
+from producers.sample import SampleTraffic, generate_sample
+
+LOG_DIR = PROJECT_ROOT / ".stack" / "demo"
+
+
+def _spawn(args: list[str], name: str) -> subprocess.Popen:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = open(LOG_DIR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+    return subprocess.Popen([sys.executable, "-m", "hub.cli", *args], stdout=log,
+                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)
+
+
+async def wait_caught_up(settings: Settings, timeout: float) -> float:
+    """Poll until every projection has handled every record of its topics; returns seconds."""
+    started = time.monotonic()
+    engine = create_engine(settings, pool_size=1)
+    try:
+        while True:
+            behind = 0
+            for projection in all_projections().values():
+                ends = await end_offsets(settings.kafka_bootstrap, projection.topics(settings))
+                done = await stored_positions(engine, projection)
+                behind += sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+            if behind == 0:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"projections still {behind} records behind after {timeout}s")
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+
+
+async def projection_summary(settings: Settings) -> dict[str, dict[str, int]]:
+    from sqlalchemy import func, select
+
+    from consumers.missions import tables
+
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(tables.difficulty.c.difficulty, func.count())
+                .group_by(tables.difficulty.c.difficulty)
+            )
+            distribution = {str(level): n for level, n in rows}
+    finally:
+        await engine.dispose()
+    return {"difficulty_distribution": distribution}
+
+
+def expected_summary(sample: SampleTraffic) -> dict[str, dict[str, int]]:
+    counted = Counter(expected_difficulties(sample.profiler_events()).values())
+    return {"difficulty_distribution": {str(level): n for level, n in sorted(counted.items())}}
+
+
+def curl_examples(settings: Settings, sample: SampleTraffic) -> list[str]:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    learner = sample.user_ids[0] if sample.user_ids else "learner-0001"
+    learner_token = issue_token(settings.jwt_secret, learner, ["learner"])
+    admin_token = issue_token(settings.jwt_secret, "ops-admin", ["platform_admin"])
+    return [
+        f"curl -s -H 'Authorization: Bearer {learner_token}' '{base}/api/v1/missions/difficulty'",
+        f"curl -s -H 'Authorization: Bearer {admin_token}' "
+        f"'{base}/api/v1/missions/difficulty?user_id={learner}'",
+        f"curl -s {base}/readyz",
+    ]
+
+
+def run_demo(settings_factory, *, once: bool, count: int, users: int, cohorts: int,
+             seed: int) -> int:
+    from hub.migrate import migrate
+    from hub.stack.api import ensure_stack_up
+
+    print("== starting the local stack (Kafka KRaft + PostgreSQL)")
+    ensure_stack_up(say=lambda line: print("  " + line))
+    settings: Settings = settings_factory()
+    print("== migrating the database and creating topics")
+    created = migrate(settings)
+    print(f"  topics created: {', '.join(created) or 'none (all existed)'}")
+
+    children = [_spawn(["worker", "--all"], "workers"),
+                _spawn(["api", "--port", str(settings.api_port)], "api")]
+    try:
+        sample = generate_sample(count, users, cohorts, seed)
+        print(f"== publishing {len(sample.messages)} sample messages (seed {seed})")
+        from hub.publishing import publish_sample
+
+        asyncio.run(publish_sample(settings, sample))
+        seconds = asyncio.run(wait_caught_up(settings, timeout=600))
+        print(f"== projections caught up ({seconds:.1f}s after publishing)")
+        published = sample.counts()
+        actual = asyncio.run(projection_summary(settings))
+        expected = expected_summary(sample)
+        print("published:")
+        for key, value in published.items():
+            print(f"  {key:34} {value}")
+        print("missions projection (learners per difficulty; others default to 1):")
+        dist = actual["difficulty_distribution"]
+        for level in "12345":
+            want = expected["difficulty_distribution"].get(level, 0)
+            print(f"  difficulty {level}: {dist.get(level, 0):6}   expected {want}")
+        learners = sum(dist.values())
+        print(f"  learners with a current session: {learners}; "
+              f"default (no valid session): {len(sample.user_ids) - learners}")
+        matches = actual == expected
+        print(f"== projection {'MATCHES' if matches else 'DOES NOT MATCH'} the published events")
+        print("try the read API:")
+        for line in curl_examples(settings, sample):
+            print("  " + line)
+        if once:
+            return 0 if matches else 1
+        print("== running; Ctrl-C to stop (logs in .stack/demo/)")
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()

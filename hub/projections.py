@@ -1,0 +1,17 @@
+"""The registry of projections the hub runs: one consumer group and table set each."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from consumers.missions.projection import MissionsProjection
+from hub.streaming.projection import Projection
+
+
+def all_projections() -> dict[str, Projection]:
+    projections: list[Projection] = [MissionsProjection()]
+    return {p.name: p for p in projections}
+
+
+def all_metadata() -> list[MetaData]:
+    return [p.metadata for p in all_projections().values()]

@@ -1,0 +1,74 @@
+"""Every setting of the hub, read from the environment (prefix ``HUB_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-local-only-placeholder-secret"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Written by `hub stack up`, removed by `hub stack down`. Real environment variables win over it,
+# which is how docker-compose and production point the hub elsewhere.
+STACK_ENV_FILE = PROJECT_ROOT / ".stack" / "hub.env"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=STACK_ENV_FILE, extra="ignore")
+
+    environment: Literal["local", "test", "production"] = Field(
+        "local", description="Where the hub runs; outside local/test, placeholder secrets are refused."
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
+    )
+    database_url: str = Field(
+        "postgresql+asyncpg://hub@127.0.0.1:5432/hub",
+        description="SQLAlchemy URL of the projections database (asyncpg driver).",
+    )
+    profiler_topic: str = Field("profiler.events", description="Topic of profiler facts.")
+    mentorship_topic: str = Field(
+        "mentorship.assignments", description="Topic of mentor assignment changes."
+    )
+    topic_partitions: int = Field(6, ge=1, description="Partitions of topics `hub migrate` creates.")
+    topic_retention_ms: int = Field(
+        -1, description="retention.ms of created topics; -1 keeps events forever (replayable)."
+    )
+    group_prefix: str = Field(
+        "hub", description="Consumer group of a projection is `<prefix>-<consumer>`."
+    )
+    dead_letter_suffix: str = Field(
+        ".dlq", description="A consumer's dead-letter topic is `hub.<consumer>` + this suffix."
+    )
+    max_event_bytes: int = Field(
+        1_048_576, description="Events larger than this are dead-lettered (CONTRACT: 1 MiB)."
+    )
+    batch_size: int = Field(1000, ge=1, description="Most events a worker applies in one transaction.")
+    batch_window_seconds: float = Field(
+        0.2, gt=0, description="Longest a worker waits to fill a batch before applying it."
+    )
+    retry_initial_seconds: float = Field(0.2, gt=0, description="First backoff of a transient fault.")
+    retry_max_seconds: float = Field(10.0, gt=0, description="Longest backoff of a transient fault.")
+    jwt_secret: str = Field(
+        PLACEHOLDER_SECRET, description="HS256 secret that signs read-API bearer tokens."
+    )
+    api_host: str = Field("127.0.0.1", description="Address `hub api` binds by default.")
+    api_port: int = Field(8000, description="Port `hub api` binds by default.")
+    log_level: str = Field("INFO", description="Log level of JSON logs.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and self.jwt_secret == PLACEHOLDER_SECRET:
+            raise ValueError("HUB_JWT_SECRET is left at its placeholder; set a real secret")
+        return self
+
+    def dead_letter_topic(self, consumer: str) -> str:
+        return f"hub.{consumer}{self.dead_letter_suffix}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,238 @@
+"""Applies a batch of consumed records to a projection: the heart of every worker.
+
+One PostgreSQL transaction per batch holds the projection's writes and the new positions
+(next offset per partition), with the position rows locked first. Records below a stored
+position were applied before (a redelivery, or a zombie worker's stale batch) and are skipped,
+so each event takes effect once. Refused records are dead-lettered before the position moves
+past them. Transient faults are retried with backoff and never dead-lettered; `apply` returns
+only once the batch is durably handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.settings import Settings
+from hub.streaming.dead_letters import DeadLetterSink, Refusal
+from hub.streaming.faults import backoff_seconds, is_transient
+from hub.streaming.projection import Projection
+from hub.streaming.records import Record
+from schemas.errors import EventRejected
+from schemas.registry import AnyEvent, decode
+
+log = logging.getLogger(__name__)
+
+# Events claiming to occur further ahead than this are refused: clocks drift, not by a day.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    applied: int
+    dead_lettered: int
+    skipped: int
+    seconds: float
+
+
+def screen(
+    record: Record, projection: Projection, max_bytes: int, now: datetime
+) -> AnyEvent | Refusal:
+    """Decode and check one record; the event, or why it is refused."""
+    try:
+        event = decode(record.value, max_bytes)
+    except EventRejected as exc:
+        return Refusal(record, exc.reason, str(exc))
+    if not projection.accepts(event):
+        return Refusal(record, "unexpected_event_type", f"{event.event_type} on {record.topic}")
+    key = record.key.decode("utf-8", "replace") if record.key is not None else None
+    if key != event.key:
+        return Refusal(record, "key_mismatch", f"key {key!r} is not the event's {event.key!r}")
+    if event.occurred_at > now + FUTURE_TOLERANCE:
+        return Refusal(record, "occurred_in_future", f"occurred_at {event.occurred_at.isoformat()}")
+    return event
+
+
+class BatchApplier:
+    def __init__(
+        self,
+        projection: Projection,
+        engine: AsyncEngine,
+        dead_letters: DeadLetterSink,
+        settings: Settings,
+        *,
+        table_set: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.projection = projection
+        self.engine = engine
+        self.dead_letters = dead_letters
+        self.settings = settings
+        # Rebuilds apply into another schema; the projection's SQL names the live one.
+        self._schema_map = (
+            {projection.positions.schema: table_set}
+            if table_set and table_set != projection.positions.schema
+            else None
+        )
+        self._rng = rng or random.Random()
+        self.retrying = False
+
+    async def apply(self, records: Sequence[Record]) -> BatchOutcome:
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            try:
+                applied, refused, skipped = await self._apply_once(records)
+                self.retrying = False
+                return BatchOutcome(applied, refused, skipped, time.perf_counter() - started)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    return await self._isolate(records, exc, started)
+                self.retrying = True
+                delay = backoff_seconds(
+                    attempt, self.settings.retry_initial_seconds,
+                    self.settings.retry_max_seconds, self._rng,
+                )
+                log.warning(
+                    "transient fault, retrying batch",
+                    extra={"consumer": self.projection.name, "attempt": attempt + 1,
+                           "delay_s": round(delay, 3), "error": repr(exc)},
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _isolate(self, records: Sequence[Record], exc: Exception, started: float):
+        """A non-transient failure: split the batch until the record that causes it is alone,
+        then dead-letter that record so the rest still applies."""
+        if len(records) == 1:
+            refusal = Refusal(records[0], "apply_failed", repr(exc))
+            log.error("record failed to apply, dead-lettering",
+                      extra={"consumer": self.projection.name, "error": repr(exc)})
+            return await self.apply_refusals([refusal], started)
+        middle = len(records) // 2
+        first = await self.apply(records[:middle])
+        second = await self.apply(records[middle:])
+        return BatchOutcome(
+            first.applied + second.applied,
+            first.dead_lettered + second.dead_lettered,
+            first.skipped + second.skipped,
+            time.perf_counter() - started,
+        )
+
+    async def apply_refusals(self, refusals: list[Refusal], started: float) -> BatchOutcome:
+        while True:
+            try:
+                async with self._transaction() as conn:
+                    records = [r.record for r in refusals]
+                    fresh = await self._fresh(conn, records)
+                    todo = [r for r in refusals if r.record in fresh]
+                    if todo:
+                        await self.dead_letters.send(todo)
+                    await self._advance(conn, fresh, [])
+                return BatchOutcome(0, len(todo), len(refusals) - len(todo),
+                                    time.perf_counter() - started)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                await asyncio.sleep(self.settings.retry_initial_seconds)
+
+    def _transaction(self):
+        return _Transaction(self.engine, self._schema_map)
+
+    async def _apply_once(self, records: Sequence[Record]) -> tuple[int, int, int]:
+        now = datetime.now(UTC)
+        async with self._transaction() as conn:
+            fresh = await self._fresh(conn, records)
+            events: list[AnyEvent] = []
+            refusals: list[Refusal] = []
+            for record in fresh:
+                outcome = screen(record, self.projection, self.settings.max_event_bytes, now)
+                (refusals if isinstance(outcome, Refusal) else events).append(outcome)
+            if refusals:
+                await self.dead_letters.send(refusals)
+            if events:
+                await self.projection.apply(conn, events)
+            await self._advance(conn, fresh, events)
+        return len(events), len(refusals), len(records) - len(fresh)
+
+    async def _fresh(self, conn: AsyncConnection, records: Sequence[Record]) -> list[Record]:
+        """Lock this batch's position rows and keep the records not applied yet."""
+        positions = self.projection.positions
+        partitions = sorted({(r.topic, r.partition) for r in records})
+        if not partitions:
+            return []
+        await conn.execute(
+            insert(positions).on_conflict_do_nothing(),
+            [{"topic": t, "partition": p, "next_offset": 0} for t, p in partitions],
+        )
+        rows = await conn.execute(
+            select(positions.c.topic, positions.c.partition, positions.c.next_offset)
+            .where(positions.c.topic.in_({t for t, _ in partitions}))
+            .order_by(positions.c.topic, positions.c.partition)
+            .with_for_update()
+        )
+        stored = {(t, p): o for t, p, o in rows}
+        return [r for r in records if r.offset >= stored.get((r.topic, r.partition), 0)]
+
+    async def _advance(
+        self, conn: AsyncConnection, fresh: Sequence[Record], events: Sequence[AnyEvent]
+    ) -> None:
+        if not fresh:
+            return
+        newest: dict[tuple[str, int], int] = {}
+        for record in fresh:
+            key = (record.topic, record.partition)
+            newest[key] = max(newest.get(key, -1), record.offset + 1)
+        last_event_at = max((e.occurred_at for e in events), default=None)
+        positions = self.projection.positions
+        stmt = insert(positions)
+        values = {"next_offset": stmt.excluded.next_offset, "updated_at": stmt.excluded.updated_at}
+        if last_event_at is not None:
+            values["last_event_at"] = stmt.excluded.last_event_at
+        now = datetime.now(UTC)
+        await conn.execute(
+            stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_=values),
+            [
+                {"topic": t, "partition": p, "next_offset": o, "updated_at": now,
+                 "last_event_at": last_event_at}
+                for (t, p), o in newest.items()
+            ],
+        )
+
+    async def stored_positions(self) -> dict[tuple[str, int], int]:
+        positions = self.projection.positions
+        async with self._transaction() as conn:
+            rows = await conn.execute(
+                select(positions.c.topic, positions.c.partition, positions.c.next_offset)
+            )
+            return {(t, p): o for t, p, o in rows}
+
+
+class _Transaction:
+    """`engine.begin()` with the projection's table set mapped where it should go."""
+
+    def __init__(self, engine: AsyncEngine, schema_map: dict[str, str] | None) -> None:
+        self._begin = engine.begin()
+        self._schema_map = schema_map
+
+    async def __aenter__(self) -> AsyncConnection:
+        conn = await self._begin.__aenter__()
+        if self._schema_map:
+            conn = await conn.execution_options(schema_translate_map=self._schema_map)
+        return conn
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._begin.__aexit__(*exc_info)

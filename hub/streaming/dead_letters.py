@@ -1,0 +1,60 @@
+"""Sends refused records to a consumer's dead-letter topic with the reason in headers.
+
+The original key, value and headers travel unchanged; `dlq.*` headers say why and where
+from. Delivery is awaited before the consumer's position moves past the record, so a
+dead letter is never lost (it may be written twice if the worker dies in between).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+
+from hub.streaming.records import Record
+
+HEADER_PREFIX = "dlq."
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    record: Record
+    reason: str
+    exception: str
+
+
+def dead_letter_headers(refusal: Refusal, consumer: str, now: datetime) -> list[tuple[str, bytes]]:
+    record = refusal.record
+    original = [(k, v) for k, v in record.headers if not k.startswith(HEADER_PREFIX)]
+    return original + [
+        ("dlq.reason", refusal.reason.encode()),
+        ("dlq.exception", refusal.exception[:2000].encode()),
+        ("dlq.source.topic", record.topic.encode()),
+        ("dlq.source.partition", str(record.partition).encode()),
+        ("dlq.source.offset", str(record.offset).encode()),
+        ("dlq.consumer", consumer.encode()),
+        ("dlq.time", now.isoformat().encode()),
+    ]
+
+
+class DeadLetterSink:
+    def __init__(self, producer: AIOKafkaProducer, topic: str, consumer: str) -> None:
+        self._producer = producer
+        self.topic = topic
+        self.consumer = consumer
+
+    async def send(self, refusals: Sequence[Refusal]) -> None:
+        now = datetime.now(UTC)
+        futures = [
+            await self._producer.send(
+                self.topic,
+                key=r.record.key,
+                value=r.record.value,
+                headers=dead_letter_headers(r, self.consumer, now),
+            )
+            for r in refusals
+        ]
+        for future in futures:
+            await future

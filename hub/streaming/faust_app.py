@@ -1,0 +1,94 @@
+"""Builds the faust-streaming app of one projection: its own consumer group, one agent.
+
+Positions live in PostgreSQL (see `hub.streaming.applier`). faust's own offset commits are
+only a hint: when partitions are assigned, the positions stored with the projection are
+committed to the group before faust seeks to the group's committed offsets, so a worker
+always resumes exactly after what its projection holds, whatever faust acked or committed
+(faust-streaming #189/#315: events are acked even when processing fails).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Set
+
+import faust
+from faust.types import TP
+
+from hub.settings import Settings
+from hub.streaming.faults import backoff_seconds, is_transient
+from hub.streaming.projection import Projection
+from hub.streaming.records import from_faust
+from hub.streaming.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+
+def group_id(projection: Projection, settings: Settings) -> str:
+    return f"{settings.group_prefix}-{projection.name}"
+
+
+def create_app(projection: Projection, settings: Settings) -> faust.App:
+    app = faust.App(
+        group_id(projection, settings),
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        store="memory://",
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=settings.batch_size,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
+        logging_config=None,
+    )
+    runtime = WorkerRuntime(projection, settings)
+    topic = app.topic(*projection.topics(settings), value_serializer="raw", key_serializer="raw")
+
+    @app.agent(topic, concurrency=1, name=f"{projection.name}-agent")
+    async def apply_batches(stream):
+        applier = await runtime.applier()
+        try:
+            async for events in stream.take_events(
+                settings.batch_size, within=settings.batch_window_seconds
+            ):
+                await applier.apply([from_faust(event.message) for event in events])
+        finally:
+            await runtime.close()
+
+    @app.on_partitions_assigned.connect
+    async def resume_from_projection(sender, assigned: Set[TP], **_kwargs) -> None:
+        mine = {tp for tp in assigned if tp.topic in projection.topics(settings)}
+        if not mine:
+            return
+        stored = await _stored_positions(runtime, settings)
+        offsets = {tp: stored[(tp.topic, tp.partition)] for tp in mine
+                   if (tp.topic, tp.partition) in stored}
+        if offsets:
+            await app.consumer._commit(offsets)  # noqa: SLF001 - faust offers no public call
+        log.info("partitions assigned", extra={"consumer": projection.name,
+                                                "resume": {str(k): v for k, v in offsets.items()}})
+
+    return app
+
+
+async def _stored_positions(runtime: WorkerRuntime, settings: Settings):
+    import asyncio
+    import random
+
+    rng = random.Random()
+    attempt = 0
+    while True:
+        try:
+            applier = await runtime.applier()
+            return await applier.stored_positions()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            await asyncio.sleep(
+                backoff_seconds(attempt, settings.retry_initial_seconds,
+                                settings.retry_max_seconds, rng)
+            )
+            attempt += 1

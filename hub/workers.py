@@ -1,0 +1,66 @@
+"""Running consumer workers: one faust app per process, or a supervisor over all of them."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+
+import faust
+
+from hub.projections import all_projections
+from hub.settings import Settings
+from hub.streaming.faust_app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(name: str, settings: Settings) -> None:
+    """Run the named projection's worker in this process until SIGTERM/SIGINT."""
+    projection = all_projections()[name]
+    app = create_app(projection, settings)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+def supervise_all(names: list[str]) -> int:
+    """Run every worker as its own process (each its own consumer group, crash-isolated),
+    restarting one that dies, until this process is told to stop."""
+    stopping = False
+    children: dict[str, subprocess.Popen] = {}
+    restarts: dict[str, float] = {}
+
+    def spawn(name: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker", name])
+
+    def stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for name in names:
+        children[name] = spawn(name)
+    while not stopping:
+        for name, child in list(children.items()):
+            code = child.poll()
+            if code is None:
+                continue
+            delay = min(30.0, 2 * restarts.get(name, 0.5))
+            restarts[name] = delay
+            log.error("worker %s exited with %s; restarting in %.1fs", name, code, delay)
+            time.sleep(delay)
+            children[name] = spawn(name)
+        time.sleep(0.5)
+    for child in children.values():
+        child.terminate()
+    deadline = time.monotonic() + 30
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0

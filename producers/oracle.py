@@ -1,0 +1,39 @@
+"""What the projections must hold for a set of published events, computed the simplest way
+from the CONTRACT (independently of the projections' incremental code). The demo and the
+tests compare the projections with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from consumers.missions.decide import difficulty_for
+from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
+
+
+def current_sessions(events: Iterable[AnyEvent]) -> dict[str, SessionCompleted]:
+    """Each learner's current session: valid, greatest (completed_at, session_id), ignoring
+    whatever occurred before the learner's latest erasure."""
+    events = list({e.event_id: e for e in events}.values())
+    erased_at: dict[str, object] = {}
+    for e in events:
+        if isinstance(e, LearnerErased):
+            erased_at[e.key] = max(erased_at.get(e.key, e.data.erased_at), e.data.erased_at)
+    alive = [e for e in events if e.key not in erased_at or e.occurred_at >= erased_at[e.key]]
+    invalid = {e.data.session_id for e in alive if isinstance(e, SessionInvalidated)}
+    current: dict[str, SessionCompleted] = {}
+    for e in alive:
+        if not isinstance(e, SessionCompleted) or e.data.session_id in invalid:
+            continue
+        best = current.get(e.key)
+        rank = (e.data.completed_at, str(e.data.session_id))
+        if best is None or rank > (best.data.completed_at, str(best.data.session_id)):
+            current[e.key] = e
+    return current
+
+
+def difficulties(events: Iterable[AnyEvent]) -> dict[str, int]:
+    """Learner -> difficulty, for learners with a current session (others are 1, default)."""
+    return {
+        user: difficulty_for(e.data.recommended_level, e.data.overall_score)
+        for user, e in current_sessions(events).items()
+    }

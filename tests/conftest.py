@@ -1,0 +1,101 @@
+"""Fixtures that start the real services once per session, and per-test fresh resources."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from hub.settings import Settings
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = str(item.fspath)
+        if "/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        elif "/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The project's own Kafka and PostgreSQL (started when not running; left running)."""
+    from hub.stack.api import ensure_stack_up
+
+    return ensure_stack_up()
+
+
+def _plain_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+async def database_url(stack):
+    """A fresh, migrated database for this test session, dropped at the end."""
+    from hub.migrate import upgrade_database
+
+    name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(_plain_dsn(stack.database_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    base = stack.database_url.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    await asyncio.to_thread(upgrade_database, url)  # alembic runs its own event loop
+    yield url
+    admin = await asyncpg.connect(_plain_dsn(stack.database_url))
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+async def settings(stack, database_url, unique) -> Settings:
+    """Settings of one test: fresh topics and consumer groups on the shared services."""
+    s = Settings(
+        environment="test",
+        kafka_bootstrap=stack.kafka_bootstrap,
+        database_url=database_url,
+        profiler_topic=f"t{unique}.profiler.events",
+        mentorship_topic=f"t{unique}.mentorship.assignments",
+        group_prefix=f"t{unique}",
+        dead_letter_suffix=f".t{unique}.dlq",
+        topic_partitions=3,
+        batch_window_seconds=0.1,
+        retry_initial_seconds=0.1,
+        retry_max_seconds=1.0,
+    )
+    from hub.projections import all_projections
+    from hub.topics import ensure_topics, hub_topics
+
+    await ensure_topics(s.kafka_bootstrap, hub_topics(s, list(all_projections())))
+    return s
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """The environment that makes a `hub` subprocess use these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    for name, value in s.model_dump().items():
+        env[f"HUB_{name.upper()}"] = str(value)
+    return env
+
+
+@pytest.fixture
+async def kafka_admin(stack):
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    yield admin
+    await admin.close()
+
+
+async def create_topic(admin: AIOKafkaAdminClient, name: str, partitions: int = 3) -> str:
+    await admin.create_topics([NewTopic(name, partitions, 1)])
+    return name

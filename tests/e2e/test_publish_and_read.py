@@ -1,0 +1,78 @@
+"""As a user would: publish with the CLI, run the worker, read through the HTTP API."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+
+from hub.api.auth import issue_token
+from producers.oracle import difficulties as oracle_difficulties
+from producers.sample import generate_sample
+from tests.conftest import settings_env
+from tests.support import db
+from tests.support.procs import HubProcess, run_hub
+
+SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 11}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_cli_published_sample_is_served_by_the_api(settings, unique):
+    env = settings_env(settings)
+    published = run_hub(["publish-sample", *[f"--{k}={v}" for k, v in SAMPLE.items()]], env)
+    assert published.returncode == 0, published.stderr
+    assert f"published {SAMPLE['count']} messages" in published.stdout
+
+    sample = generate_sample(**SAMPLE)
+    expected = oracle_difficulties(sample.profiler_events())
+    profiler_messages = len(sample.profiler_messages())
+
+    port = free_port()
+    worker = HubProcess(["worker", "missions"], env, f"e2e-worker-{unique}")
+    api = HubProcess(["api", "--port", str(port)], env, f"e2e-api-{unique}")
+    try:
+        async def caught_up():
+            return await db.applied_offsets(settings.database_url, "missions",
+                                            settings.profiler_topic) >= profiler_messages
+
+        await db.wait_until(caught_up, timeout=120, what="worker caught up")
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            async def api_ready():
+                try:
+                    return (await client.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await db.wait_until(api_ready, timeout=60, what="api ready")
+            admin = issue_token(settings.jwt_secret, "ops", ["platform_admin"])
+            for user in sample.user_ids:
+                response = await client.get("/api/v1/missions/difficulty",
+                                            params={"user_id": user},
+                                            headers={"Authorization": f"Bearer {admin}"})
+                assert response.status_code == 200, response.text
+                body = response.json()
+                if user in expected:
+                    assert (body["difficulty"], body["source"]) == (expected[user], "profiler")
+                else:
+                    assert (body["difficulty"], body["source"], body["fallback"]) == (
+                        1, "default", True)
+
+            someone = sample.user_ids[0]
+            own = issue_token(settings.jwt_secret, someone, ["learner"])
+            response = await client.get("/api/v1/missions/difficulty",
+                                        headers={"Authorization": f"Bearer {own}"})
+            assert response.status_code == 200 and response.json()["user_id"] == someone
+            other = await client.get("/api/v1/missions/difficulty",
+                                     params={"user_id": sample.user_ids[1]},
+                                     headers={"Authorization": f"Bearer {own}"})
+            assert other.status_code == 403
+            assert (await client.get("/api/v1/missions/difficulty")).status_code == 401
+    finally:
+        worker.stop()
+        api.stop()
