@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     batch_window_seconds: float = Field(
         0.2, gt=0, description="Longest a worker waits to fill a batch before applying it."
     )
+    session_timeout_seconds: float = Field(
+        10.0, ge=6, description="Kafka group session timeout: how soon a dead worker's "
+        "partitions move to a live one."
+    )
     retry_initial_seconds: float = Field(0.2, gt=0, description="First backoff of a transient fault.")
     retry_max_seconds: float = Field(10.0, gt=0, description="Longest backoff of a transient fault.")
     jwt_secret: str = Field(

@@ -1,9 +1,11 @@
 """Reproducible sample traffic for both topics of CONTRACT.md (pure: no I/O, no clock).
 
-`generate_sample(count, users, cohorts, seed)` returns exactly `count` messages in publish order,
-each typed (`event`) and encoded (`value == schemas.registry.encode(event)`). The same arguments
-always give the same bytes. The traffic is realistic and deliberately awkward, so projections
-meet every case the contract names:
+`generate_sample(count, users, cohorts, seed)` returns exactly `count` messages in publish
+order. Each message has its topic kind, key, wire bytes (`value`, byte for byte what
+`schemas.registry.encode` makes of the event) and the typed event (`event`, decoded from
+`value` on first access, so that 200k messages stay small in memory and quick to make). The
+same arguments always give the same bytes. The traffic is realistic and deliberately awkward,
+so projections meet every case the contract names:
 
 - retakes: most learners have several sessions with increasing `completed_at`; a few change
   cohort on a retake; occasionally two sessions of one learner share a `completed_at` (the
@@ -13,7 +15,7 @@ meet every case the contract names:
   `event_id` and the same bytes;
 - invalidations of about 2% of sessions, some published before their session's completion;
 - erasures of about 1% of learners after most of their events, and occasionally a session of
-  an erased learner that occurred after `erased_at` (it counts again);
+  an erased learner that completed after `erased_at` (it counts again);
 - mentor assignments keyed by mentee, some later deactivated by a newer `changed_at` (a few of
   those deactivations published before the activation);
 - learners with no session at all (some of them mentees), and learners with no cohort.
@@ -23,40 +25,44 @@ Every event's `occurred_at` is at or after the timestamps in its `data`.
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from schemas.base import EventData, Level
+from pydantic_core import to_json as _to_json
+
+from schemas.base import Level
 from schemas.learner_erased import LearnerErasedV1
 from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
-from schemas.registry import AnyEvent, encode, new_event
-from schemas.session_completed import AntiCheat, SessionCompletedV1, ValueAnswers
+from schemas.registry import CURRENT, AnyEvent, decode, encode
+from schemas.session_completed import SessionCompletedV1
 from schemas.session_invalidated import SessionInvalidatedV1
 
 TopicKind = Literal["profiler", "mentorship"]
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=UTC)
-SPAN_SECONDS = 56 * 24 * 3600  # sessions complete within eight weeks of `start`
+SPAN_SECONDS = 56 * 24 * 3600  # first attempts and retakes complete within eight weeks of start
 
 COMPLETED = SessionCompletedV1.event_type
 INVALIDATED = SessionInvalidatedV1.event_type
 ERASED = LearnerErasedV1.event_type
 ASSIGNMENT = MentorshipAssignmentChangedV1.event_type
+EVENT_TYPES = (COMPLETED, INVALIDATED, ERASED, ASSIGNMENT)
 
-DUPLICATE_RATE = 0.03
-INVALIDATION_RATE = 0.02
-ERASURE_RATE = 0.01
+DUPLICATE_RATE = 0.03  # of all messages
+INVALIDATION_RATE = 0.02  # of sessions
+ERASURE_RATE = 0.01  # of learners
 NO_COHORT_RATE = 0.12
 NO_SESSION_RATE = 0.03
 OPT_IN_RATE = 0.40
 LEVEL_RATE = 0.70
-TIE_RATE = 0.01
-OUT_OF_ORDER_RATE = 0.03
-COHORT_SWITCH_RATE = 0.03
+TIE_RATE = 0.004  # of retakes
+OUT_OF_ORDER_RATE = 0.03  # of retakes
+COHORT_SWITCH_RATE = 0.03  # of retakes
 EARLY_INVALIDATION_RATE = 0.25
 POST_ERASURE_RATE = 0.30
 MENTEE_RATE = 0.25
@@ -87,26 +93,41 @@ TRACKS: dict[str, tuple[str, ...]] = {
         "communication", "strategic_thinking", "team_building", "decision_making",
         "stakeholder_management", "crisis_management", "risk_management",
     ),
-}
+}  # fmt: skip
 TRACK_WEIGHTS = (35, 20, 15, 15, 15)
 
 CORE_VALUES = (
     "integrity", "curiosity", "resilience", "collaboration", "accountability", "service",
     "excellence", "courage", "empathy", "continuous_learning", "privacy", "fairness",
     "innovation", "ownership",
-)
+)  # fmt: skip
+TRACK_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "defender": (
+        ("protect", "defend", "monitor"),
+        ("hospital networks", "our SOC", "critical services"),
+    ),
+    "offensive": (
+        ("break", "test", "probe"),
+        ("web applications", "cloud tenants", "our own defences"),
+    ),
+    "grc": (
+        ("govern", "measure", "reduce"),
+        ("third-party risk", "compliance gaps", "audit findings"),
+    ),
+    "innovation": (
+        ("build", "automate", "secure"),
+        ("developer pipelines", "ML platforms", "new products"),
+    ),
+    "leadership": (
+        ("lead", "grow", "align"),
+        ("security teams", "incident response", "the board"),
+    ),
+}
 MOTIVATIONS = (
     "I want to {verb} {thing} because {why}.",
     "What drives me is the chance to {verb} {thing}; {why}.",
     "I joined to {verb} {thing}, since {why}.",
 )
-TRACK_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "defender": (("protect", "defend", "monitor"), ("hospital networks", "our SOC", "critical services")),
-    "offensive": (("break", "test", "probe"), ("web applications", "cloud tenants", "our own defences")),
-    "grc": (("govern", "measure", "reduce"), ("third-party risk", "compliance gaps", "audit findings")),
-    "innovation": (("build", "automate", "secure"), ("developer pipelines", "ML platforms", "new products")),
-    "leadership": (("lead", "grow", "align"), ("security teams", "incident response", "the board")),
-}
 WHYS = (
     "attackers only need one gap",
     "people deserve services they can trust",
@@ -120,7 +141,9 @@ IMPACT_GOALS = (
     "Cut the time we need to {verb} {thing} in half.",
     "Be the person my team calls to {verb} {thing}.",
 )
-FLAGS = ("tab_switch", "copy_paste", "rapid_answers", "multiple_ips", "idle_timeout", "devtools_open")
+FLAGS = (
+    "tab_switch", "copy_paste", "rapid_answers", "multiple_ips", "idle_timeout", "devtools_open",
+)  # fmt: skip
 INVALIDATION_REASONS = (
     "anti_cheat_review: answers copied from an external source",
     "anti_cheat_review: session completed by another person",
@@ -130,24 +153,46 @@ INVALIDATION_REASONS = (
 )
 LEVELS: tuple[Level, ...] = ("novice", "beginner", "intermediate", "advanced", "expert")
 
+# Hot-path tables: standard normal draws (fixed, so samples do not depend on gauss()'s
+# internals) and every (motivation, impact goal) pair a track's learners may write.
+_NOISE_SIZE = 4096
+_noise_rng = random.Random(20260105)
+_NOISE = tuple(_noise_rng.gauss(0.0, 1.0) for _ in range(_NOISE_SIZE))
+del _noise_rng
+_TEXTS: dict[str, tuple[tuple[str, str], ...]] = {
+    track: tuple(
+        (motivation.format(verb=verb, thing=thing, why=why), goal.format(verb=verb, thing=thing))
+        for verb in verbs
+        for thing in things
+        for why in WHYS
+        for motivation in MOTIVATIONS
+        for goal in IMPACT_GOALS
+    )
+    for track, (verbs, things) in TRACK_WORDS.items()
+}
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class PublishedMessage:
-    """One record as published: which topic, its key (UTF-8 string), the typed event and bytes."""
+    """One record as published: topic kind, key (the UTF-8 Kafka key), event type and id, bytes.
+
+    `event` is the typed event of `value` (decoded on first access and kept), so
+    `encode(message.event) == message.value`.
+    """
 
     topic_kind: TopicKind
     key: str
-    event: AnyEvent
+    event_type: str
+    event_id: str
     value: bytes
     duplicate: bool = False  # a re-send of an earlier message (same event_id and bytes)
+    _event: AnyEvent | None = field(default=None, repr=False, compare=False)
 
     @property
-    def event_type(self) -> str:
-        return self.event.event_type
-
-    @property
-    def event_id(self) -> uuid.UUID:
-        return self.event.event_id
+    def event(self) -> AnyEvent:
+        if self._event is None:
+            self._event = decode(self.value)
+        return self._event
 
 
 @dataclass
@@ -161,6 +206,9 @@ class SampleTraffic:
     seed: int
     start: datetime
     user_ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.messages)
 
     def profiler_messages(self) -> list[PublishedMessage]:
         return [m for m in self.messages if m.topic_kind == "profiler"]
@@ -185,79 +233,113 @@ class SampleTraffic:
         profiler_topic: str = "profiler.events",
         mentorship_topic: str = "mentorship.assignments",
     ) -> list[tuple[str, str, bytes]]:
-        """`(topic, key, value)` triples in publish order, ready for `Publisher.publish_many`."""
+        """`(topic, key, value)` in publish order, ready for `Publisher.publish_many`."""
         topics = {"profiler": profiler_topic, "mentorship": mentorship_topic}
         return [(topics[m.topic_kind], m.key, m.value) for m in self.messages]
 
     def counts(self) -> dict[str, int]:
-        """How many messages of each event type (duplicates counted) and of each traffic feature.
+        """Messages per event type (duplicates counted) and how often each traffic feature occurs.
 
-        Besides one entry per event type: `messages`, `duplicate_deliveries` (messages whose
-        `event_id` was published before), `distinct_sessions`, `users_with_sessions`,
-        `invalidations` (distinct invalidated sessions), `invalidations_before_completion`,
-        `erasures` (distinct erased learners), `post_erasure_sessions` (sessions completed after
-        their learner's `erased_at`), `mentor_assignments` (distinct assignment changes),
-        `mentor_deactivations`, `out_of_order_sessions` (sessions first published after a newer
-        session of the same learner), `completed_at_ties` (learner/`completed_at` pairs shared
-        by two or more sessions).
+        Beside one entry per event type: `messages`; `duplicate_deliveries` (messages whose
+        `event_id` was published before); `distinct_sessions`; `users_with_sessions`;
+        `invalidations` (distinct invalidated sessions); `invalidations_before_completion`
+        (first published before their session's completion); `erasures` (distinct erased
+        learners); `post_erasure_sessions` (completed after their learner's `erased_at`);
+        `mentor_assignments` (distinct assignment changes); `mentor_deactivations`;
+        `out_of_order_sessions` (first published after a session of the same learner with a
+        greater `completed_at`); `completed_at_ties` (learner and `completed_at` shared by two or
+        more sessions). Read from the bytes, so it does not fill the `event` caches.
         """
         by_type = Counter(m.event_type for m in self.messages)
-        result: dict[str, int] = {t: by_type.get(t, 0) for t in (COMPLETED, INVALIDATED, ERASED, ASSIGNMENT)}
-        seen: set[uuid.UUID] = set()
+        seen: set[str] = set()
         duplicates = 0
-        sessions: dict[uuid.UUID, SessionCompletedV1] = {}
-        completion_position: dict[uuid.UUID, int] = {}
-        invalidation_position: dict[uuid.UUID, int] = {}
+        sessions: dict[str, tuple[str, datetime]] = {}  # session_id -> (user_id, completed_at)
+        completion_at: dict[str, int] = {}
+        invalidation_at: dict[str, int] = {}
         erased_at: dict[str, datetime] = {}
-        assignments: dict[uuid.UUID, MentorshipAssignmentChangedV1] = {}
-        newest: dict[str, tuple[datetime, uuid.UUID]] = {}
-        out_of_order = 0
+        deactivations = assignments = out_of_order = 0
+        newest: dict[str, datetime] = {}
         for position, message in enumerate(self.messages):
-            event = message.event
-            if event.event_id in seen:
+            if message.event_id in seen:
                 duplicates += 1
                 continue
-            seen.add(event.event_id)
-            data = event.data
-            if isinstance(data, SessionCompletedV1):
-                sessions[data.session_id] = data
-                completion_position.setdefault(data.session_id, position)
-                rank = (data.completed_at, data.session_id)
-                best = newest.get(data.user_id)
-                if best is not None and best[0] > data.completed_at:
+            seen.add(message.event_id)
+            data = json.loads(message.value)["data"]
+            if message.event_type == COMPLETED:
+                completed = datetime.fromisoformat(data["completed_at"])
+                sessions[data["session_id"]] = (data["user_id"], completed)
+                completion_at[data["session_id"]] = position
+                best = newest.get(data["user_id"])
+                if best is not None and best > completed:
                     out_of_order += 1
-                if best is None or rank > best:
-                    newest[data.user_id] = rank
-            elif isinstance(data, SessionInvalidatedV1):
-                invalidation_position.setdefault(data.session_id, position)
-            elif isinstance(data, LearnerErasedV1):
-                erased_at[data.user_id] = max(data.erased_at, erased_at.get(data.user_id, data.erased_at))
-            elif isinstance(data, MentorshipAssignmentChangedV1):
-                assignments[event.event_id] = data
-        ties = Counter((s.user_id, s.completed_at) for s in sessions.values())
+                if best is None or completed > best:
+                    newest[data["user_id"]] = completed
+            elif message.event_type == INVALIDATED:
+                invalidation_at.setdefault(data["session_id"], position)
+            elif message.event_type == ERASED:
+                when = datetime.fromisoformat(data["erased_at"])
+                erased_at[data["user_id"]] = max(when, erased_at.get(data["user_id"], when))
+            elif message.event_type == ASSIGNMENT:
+                assignments += 1
+                deactivations += not data["active"]
+        ties = Counter(sessions.values())
+        result = {event_type: by_type.get(event_type, 0) for event_type in EVENT_TYPES}
         result.update(
             messages=len(self.messages),
             duplicate_deliveries=duplicates,
             distinct_sessions=len(sessions),
-            users_with_sessions=len({s.user_id for s in sessions.values()}),
-            invalidations=len(invalidation_position),
+            users_with_sessions=len({user for user, _ in sessions.values()}),
+            invalidations=len(invalidation_at),
             invalidations_before_completion=sum(
                 1
-                for session_id, position in invalidation_position.items()
-                if position < completion_position.get(session_id, -1)
+                for session_id, position in invalidation_at.items()
+                if position < completion_at.get(session_id, -1)
             ),
             erasures=len(erased_at),
             post_erasure_sessions=sum(
-                1
-                for s in sessions.values()
-                if s.user_id in erased_at and s.completed_at > erased_at[s.user_id]
+                1 for user, at in sessions.values() if user in erased_at and at > erased_at[user]
             ),
-            mentor_assignments=len(assignments),
-            mentor_deactivations=sum(1 for a in assignments.values() if not a.active),
+            mentor_assignments=assignments,
+            mentor_deactivations=deactivations,
             out_of_order_sessions=out_of_order,
             completed_at_ties=sum(1 for n in ties.values() if n > 1),
         )
         return result
+
+
+def generate_sample(
+    count: int, users: int, cohorts: int, seed: int, start: datetime | None = None
+) -> SampleTraffic:
+    """`count` messages across both topics, in publish order, reproducible for the arguments.
+
+    `users` learners (`learner-0001`...), `cohorts` cohorts (`cohort-01`...) grouped about three
+    to an enterprise (`enterprise-a`...), mentors `mentor-01`... (one per 40 learners).
+    `start` (timezone-aware, default 2026-01-05T08:00:00Z, truncated to whole seconds) is the
+    earliest possible `completed_at`. Pure: the same arguments give identical bytes.
+    """
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    if users < 1:
+        raise ValueError("users must be >= 1")
+    if cohorts < 0:
+        raise ValueError("cohorts must be >= 0")
+    start = DEFAULT_START if start is None else start
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError("start must be timezone-aware")
+    start = start.astimezone(UTC).replace(microsecond=0)
+    generator = _Generator(users, cohorts, seed, start)
+    return SampleTraffic(
+        messages=generator.run(count),
+        count=count,
+        users=users,
+        cohorts=cohorts,
+        seed=seed,
+        start=start,
+        user_ids=generator.user_ids,
+    )
+
+
+# ----- internals ---------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -269,20 +351,11 @@ class _Learner:
     ability: float
     bias: dict[str, float]
     values: list[str]
-    times: list[int] = field(default_factory=list)  # completed_at offsets (s), ascending
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A message before ordering: publish time (s from start), creation order, the message."""
-
-    publish: float
-    seq: int
-    message: PublishedMessage
+    times: list[int] = field(default_factory=list)  # completed_at, seconds after start, ascending
 
 
 def _letters(index: int) -> str:
-    """0 -> a, 25 -> z, 26 -> aa (spreadsheet-style names for enterprises)."""
+    """0 -> a, 25 -> z, 26 -> aa (spreadsheet-style enterprise names)."""
     name = ""
     index += 1
     while index:
@@ -292,52 +365,88 @@ def _letters(index: int) -> str:
 
 
 class _Generator:
-    def __init__(self, count: int, users: int, cohorts: int, seed: int, start: datetime) -> None:
+    def __init__(self, users: int, cohorts: int, seed: int, start: datetime) -> None:
         self.rng = random.Random(seed)
-        self.count = count
         self.start = start
-        self.pending: list[_Pending] = []
+        # Queued messages and their publish times (s after start), in creation order.
+        self.queued: list[PublishedMessage] = []
+        self.publish: list[float] = []
         self.out_of_order_done = False
         self.last_change: dict[tuple[str, str], tuple[int, float]] = {}
+        self.checked: set[str] = set()  # event types whose encoding was checked (see `add`)
         width = max(4, len(str(users)))
         self.user_ids = [f"learner-{i:0{width}d}" for i in range(1, users + 1)]
         cohort_width = max(2, len(str(cohorts)))
         self.cohort_ids = [f"cohort-{i:0{cohort_width}d}" for i in range(1, cohorts + 1)]
-        enterprises = max(1, -(-cohorts // 3)) if cohorts else 0
+        enterprises = -(-cohorts // 3)
         # Consecutive cohorts belong to one enterprise, about three cohorts each.
         self.enterprise_of = {
             cohort: f"enterprise-{_letters(i * enterprises // cohorts)}"
             for i, cohort in enumerate(self.cohort_ids)
         }
-        mentors = max(1, -(-users // 40))
+        mentors = -(-users // 40)
         mentor_width = max(2, len(str(mentors)))
         self.mentor_ids = [f"mentor-{i:0{mentor_width}d}" for i in range(1, mentors + 1)]
 
     # ----- helpers ---------------------------------------------------------------------------
 
-    def new_uuid(self) -> uuid.UUID:
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+    def new_uuid(self) -> str:
+        """A version-4 UUID drawn from the seeded generator, in canonical text form."""
+        bits = self.rng.getrandbits(128)
+        bits = (bits & ~(0xF000 << 64)) | (0x4000 << 64)  # version 4
+        bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def at(self, offset: float) -> datetime:
         return self.start + timedelta(seconds=offset)
 
-    def add(self, kind: TopicKind, data: EventData, occurred: int, publish: float) -> int:
-        """Wraps, encodes and queues one fact; returns its index in `self.pending`."""
-        event = new_event(
-            data,
-            event_id=self.new_uuid(),
-            occurred_at=self.at(occurred),
-            producer="profiler" if kind == "profiler" else "mentorship",
-            correlation_id=f"req-{self.rng.getrandbits(40):010x}",
+    def add(
+        self, kind: TopicKind, event_type: str, data: dict[str, Any], occurred: int, publish: float
+    ) -> int:
+        """Encodes and queues one fact; returns its index in `self.queued`.
+
+        Fast path: `data` holds every field of the payload model in the model's field order,
+        and pydantic's own JSON writer turns the envelope into exactly the bytes
+        `schemas.registry.encode` would (same datetime, float and string formatting), about
+        three times faster than validating a model and dumping it. The first message of each
+        event type is checked against `decode` and `encode`, so a model change that the
+        generator does not follow fails loudly instead of producing off-contract bytes.
+        """
+        payload_model, _ = CURRENT[event_type]
+        event_id = self.new_uuid()
+        value = _to_json(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "schema_version": payload_model.schema_version,
+                "occurred_at": self.start + timedelta(seconds=occurred),
+                "producer": "profiler" if kind == "profiler" else "mentorship",
+                "correlation_id": f"req-{self.rng.getrandbits(40):010x}",
+                "data": data,
+            }
         )
-        message = PublishedMessage(kind, event.key, event, encode(event))
-        self.pending.append(_Pending(publish, len(self.pending), message))
-        return len(self.pending) - 1
+        message = PublishedMessage(kind, data[payload_model.key_field], event_type, event_id, value)
+        if event_type not in self.checked:
+            self.check(message)
+            self.checked.add(event_type)
+        self.queued.append(message)
+        self.publish.append(publish)
+        return len(self.queued) - 1
+
+    @staticmethod
+    def check(message: PublishedMessage) -> None:
+        event = decode(message.value)  # raises EventRejected if the generator broke the contract
+        if encode(event) != message.value:
+            raise AssertionError(
+                f"sample bytes of {message.event_type} differ from schemas.registry.encode: "
+                "update producers/sample.py to the model's fields and field order"
+            )
 
     # ----- the plan --------------------------------------------------------------------------
 
-    def run(self) -> list[PublishedMessage]:
-        count, users = self.count, len(self.user_ids)
+    def run(self, count: int) -> list[PublishedMessage]:
+        users = len(self.user_ids)
         duplicates = round(count * DUPLICATE_RATE) if count >= 20 else 0
         unique = count - duplicates
         erasures = 0 if unique < 40 else min(max(1, round(users * ERASURE_RATE)), unique // 40)
@@ -363,21 +472,23 @@ class _Generator:
             if learner.user_id in erased:
                 erased_at = erased[learner.user_id]
                 occurred = erased_at + self.rng.randint(0, 60)
-                data = LearnerErasedV1(user_id=learner.user_id, erased_at=self.at(erased_at))
-                self.add("profiler", data, occurred, occurred + self.rng.uniform(0, 30))
+                data = {"user_id": learner.user_id, "erased_at": self.at(erased_at)}
+                self.add("profiler", ERASED, data, occurred, occurred + self.rng.uniform(0, 30))
         self.mentorships(learners, mentor_budget)
-        if len(self.pending) != unique:  # pragma: no cover - a planning bug, not bad input
-            raise AssertionError(f"planned {unique} distinct messages, made {len(self.pending)}")
+        if len(self.queued) != unique:  # pragma: no cover - a planning bug, not bad input
+            raise AssertionError(f"planned {unique} distinct messages, made {len(self.queued)}")
         self.duplicate(duplicates)
-        self.pending.sort(key=lambda p: (p.publish, p.seq))
-        return [p.message for p in self.pending]
+        # Stable sort: messages with equal publish times keep their creation order.
+        order = sorted(range(len(self.queued)), key=self.publish.__getitem__)
+        return [self.queued[i] for i in order]
 
     def population(self) -> list[_Learner]:
         rng = self.rng
         tracks = list(TRACKS)
+        cumulative = list(itertools.accumulate(TRACK_WEIGHTS))
         learners = []
         for user_id in self.user_ids:
-            track = rng.choices(tracks, weights=TRACK_WEIGHTS)[0]
+            track = rng.choices(tracks, cum_weights=cumulative)[0]
             cohort = None
             if self.cohort_ids and rng.random() >= NO_COHORT_RATE:
                 cohort = rng.choice(self.cohort_ids)
@@ -415,7 +526,8 @@ class _Generator:
         for learner, k in zip(active, per_learner, strict=True):
             times = sorted(rng.randrange(SPAN_SECONDS) for _ in range(k))
             for j in range(1, k):
-                # A retake recorded with the same completed_at (tie broken by session_id).
+                # A retake recorded with the same completed_at (the tie goes to the greater
+                # session_id). The first learner with three or more sessions always has one.
                 if rng.random() < TIE_RATE or (not tie_done and k >= 3):
                     times[j] = times[j - 1]
                     tie_done = True
@@ -423,7 +535,7 @@ class _Generator:
         return active
 
     def erase(self, active: list[_Learner], erasures: int) -> dict[str, int]:
-        """Chooses erased learners: user_id -> erased_at offset, after most of their sessions.
+        """Chooses erased learners: user_id -> erased_at (s after start), after most sessions.
 
         Some keep a last session that completes after the erasure (it counts again).
         """
@@ -437,11 +549,11 @@ class _Generator:
         post_done = False
         for learner in chosen:
             times = learner.times
-            # Moving the last session after the erasure must not break a completed_at tie.
+            # Moving the last session past the erasure must not undo a completed_at tie.
             can_post = len(times) >= 2 and times[-1] != times[-2]
             post = can_post and (not post_done or rng.random() < POST_ERASURE_RATE)
             before = times[:-1] if post else times
-            # After every earlier session has occurred (+120 s) and been published (+30 s).
+            # After each earlier session has occurred (<= 120 s) and been published (<= 30 s).
             erased_at = before[-1] + 300 + rng.randint(3600, 3 * 86400)
             if post:
                 times[-1] = max(times[-1], erased_at + rng.randint(3600, 7 * 86400))
@@ -451,97 +563,114 @@ class _Generator:
 
     def sessions_of(
         self, learner: _Learner, invalid: set[tuple[str, int]]
-    ) -> list[tuple[uuid.UUID, int]]:
-        """Queues a learner's completions; returns (session_id, pending index) per session."""
+    ) -> list[tuple[str, int]]:
+        """Queues a learner's completions; returns (session_id, queue index) per session."""
         rng = self.rng
+        r = rng.random
         cohort = learner.cohort
-        out: list[tuple[uuid.UUID, int]] = []
+        out: list[tuple[str, int]] = []
         for j, completed in enumerate(learner.times):
-            if j and cohort is not None and rng.random() < COHORT_SWITCH_RATE:
+            if j and cohort is not None and r() < COHORT_SWITCH_RATE:
                 cohort = rng.choice(self.cohort_ids)
-            suspicious = (learner.user_id, j) in invalid
-            data = self.completion(learner, j, completed, cohort, suspicious)
-            occurred = completed + rng.randint(0, 120)
-            out.append((data.session_id, self.add("profiler", data, occurred, occurred + rng.uniform(0, 30))))
+            data = self.completion(learner, j, completed, cohort, (learner.user_id, j) in invalid)
+            occurred = completed + int(r() * 121)
+            index = self.add("profiler", COMPLETED, data, occurred, occurred + r() * 30)
+            out.append((data["session_id"], index))
         # Out of order: an older session reaches the topic after a newer one (a relay retry).
         for j in range(1, len(out)):
             if learner.times[j] == learner.times[j - 1]:
                 continue
-            if rng.random() < OUT_OF_ORDER_RATE or not self.out_of_order_done:
-                newer = self.pending[out[j][1]]
-                older = self.pending[out[j - 1][1]]
-                older.publish = max(older.publish, newer.publish + rng.uniform(1, 600))
+            if r() < OUT_OF_ORDER_RATE or not self.out_of_order_done:
+                newer, older = out[j][1], out[j - 1][1]
+                later = self.publish[newer] + rng.uniform(1, 600)
+                self.publish[older] = max(self.publish[older], later)
                 self.out_of_order_done = True
         return out
 
     def completion(
         self, learner: _Learner, j: int, completed: int, cohort: str | None, suspicious: bool
-    ) -> SessionCompletedV1:
+    ) -> dict[str, Any]:
+        """One session's `data`. Hot path: draws with `random()` rather than the slower helpers."""
         rng = self.rng
-        skills = list(TRACKS[learner.track])
-        if rng.random() < 0.10:  # a shortened assessment that skipped a skill or two
-            for _ in range(rng.randint(1, 2)):
-                skills.pop(rng.randrange(len(skills)))
+        r = rng.random
+        noise = _NOISE
+        skills: list[str] | tuple[str, ...] = TRACKS[learner.track]
+        if r() < 0.10:  # a shortened assessment that skipped a skill or two
+            skills = list(skills)
+            for _ in range(1 + (r() < 0.5)):
+                skills.pop(int(r() * len(skills)))
         base = learner.ability + 2.0 * min(j, 6)  # retakes improve a little
         bias = learner.bias
-        gauss = rng.gauss
-        scores = {
-            skill: round(min(100.0, max(0.0, base + bias[skill] + gauss(0, 7))), 1) for skill in skills
-        }
-        overall = round(sum(scores.values()) / len(scores), 1)
-        level: Level | None = None
-        if rng.random() < LEVEL_RATE:
-            index = min(4, int(overall // 20))
-            if rng.random() < 0.15:  # the profiler's judgement differs from the band now and then
-                index = min(4, max(0, index + rng.choice((-1, 1))))
-            level = LEVELS[index]
-        verbs, things = TRACK_WORDS[learner.track]
-        words = {"verb": rng.choice(verbs), "thing": rng.choice(things), "why": rng.choice(WHYS)}
+        scores: dict[str, float] = {}
+        total = 0.0
+        for skill in skills:
+            value = base + bias[skill] + 7.0 * noise[int(r() * _NOISE_SIZE)]
+            # One decimal; int() of a positive number rounds half up, cheaper than round().
+            value = 0.0 if value < 0.0 else 100.0 if value > 100.0 else int(value * 10 + 0.5) / 10
+            scores[skill] = value
+            total += value
+        overall = round(total / len(scores), 1)
         if suspicious:
             flags = rng.sample(FLAGS, rng.randint(1, 3))
-            suspicion = round(rng.uniform(0.55, 0.99), 3)
-            duration = rng.randint(60, 600)
+            suspicion = round(0.55 + 0.44 * r(), 3)
+            duration = 60 + int(r() * 541)
         else:
-            flags = [rng.choice(FLAGS)] if rng.random() < 0.08 else []
-            suspicion = round(rng.uniform(0.0, 0.35 if flags else 0.15), 3)
-            duration = max(300, int(rng.gauss(1800, 480)))
-        return SessionCompletedV1(
-            session_id=self.new_uuid(),
-            user_id=learner.user_id,
-            cohort_id=cohort,
-            enterprise_id=self.enterprise_of[cohort] if cohort else None,
-            track=learner.track,
-            completed_at=self.at(completed),
-            overall_score=overall,
-            recommended_level=level,
-            skill_scores=scores,
-            value_answers=ValueAnswers(
-                core_values=rng.sample(learner.values, rng.randint(1, 5)),
-                motivation=rng.choice(MOTIVATIONS).format(**words),
-                impact_goal=rng.choice(IMPACT_GOALS).format(**words),
-            ),
-            anti_cheat=AntiCheat(duration_seconds=duration, flags=flags, suspicion_score=suspicion),
-            marketplace_opt_in=learner.opt_in,
-        )
+            flags = [FLAGS[int(r() * len(FLAGS))]] if r() < 0.08 else []
+            suspicion = round(r() * (0.35 if flags else 0.15), 3)
+            duration = max(300, int(1800 + 480 * noise[int(r() * _NOISE_SIZE)]))
+        level: Level | None = None
+        if r() < LEVEL_RATE:
+            index = min(4, int(overall // 20))
+            if r() < 0.15:  # the profiler's judgement differs from the band now and then
+                index = min(4, max(0, index + (1 if r() < 0.5 else -1)))
+            level = LEVELS[index]
+        texts = _TEXTS[learner.track]
+        motivation, impact_goal = texts[int(r() * len(texts))]
+        values = learner.values
+        first = int(r() * len(values))
+        # Every field, in the model's field order (see `_Generator.add`).
+        data: dict[str, Any] = {
+            "session_id": self.new_uuid(),
+            "user_id": learner.user_id,
+            "cohort_id": cohort,
+            "enterprise_id": self.enterprise_of[cohort] if cohort else None,
+            "track": learner.track,
+            "completed_at": self.start + timedelta(seconds=completed),
+            "overall_score": overall,
+            "recommended_level": level,
+            "skill_scores": scores,
+            "value_answers": {
+                "core_values": (values + values)[first : first + 1 + int(r() * 5)],
+                "motivation": motivation,
+                "impact_goal": impact_goal,
+            },
+            "anti_cheat": {
+                "duration_seconds": duration,
+                "flags": flags,
+                "suspicion_score": suspicion,
+            },
+            "marketplace_opt_in": learner.opt_in,
+        }
+        return data
 
     def invalidate(
-        self, learner: _Learner, j: int, session_id: uuid.UUID, index: int, early: bool
+        self, learner: _Learner, j: int, session_id: str, index: int, early: bool
     ) -> None:
-        """Queues the invalidation of one session; `early` (or by chance) ahead of its completion."""
+        """Queues one session's invalidation; when `early` (or by chance) ahead of the session."""
         rng = self.rng
         invalidated = learner.times[j] + rng.randint(600, 5 * 86400)
         occurred = invalidated + rng.randint(0, 60)
         if early or rng.random() < EARLY_INVALIDATION_RATE:
-            publish = self.pending[index].publish - rng.uniform(1, 3600)
+            publish = self.publish[index] - rng.uniform(1, 3600)
         else:
             publish = occurred + rng.uniform(0, 30)
-        data = SessionInvalidatedV1(
-            session_id=session_id,
-            user_id=learner.user_id,
-            reason=rng.choice(INVALIDATION_REASONS),
-            invalidated_at=self.at(invalidated),
-        )
-        self.add("profiler", data, occurred, publish)
+        data = {
+            "session_id": session_id,
+            "user_id": learner.user_id,
+            "reason": rng.choice(INVALIDATION_REASONS),
+            "invalidated_at": self.at(invalidated),
+        }
+        self.add("profiler", INVALIDATED, data, occurred, publish)
 
     def mentorships(self, learners: list[_Learner], budget: int) -> None:
         """Queues exactly `budget` assignment changes, keyed by mentee."""
@@ -578,50 +707,25 @@ class _Generator:
         occurred = changed + rng.randint(0, 30)
         publish = occurred + rng.uniform(0, 30)
         if not active and last is not None and rng.random() < EARLY_DEACTIVATION_RATE:
-            publish = last[1] - rng.uniform(1, 600)  # the newer change arrives first
-        data = MentorshipAssignmentChangedV1(
-            mentor_id=mentor, mentee_id=mentee, active=active, changed_at=self.at(changed)
-        )
-        self.add("mentorship", data, occurred, publish)
+            publish = last[1] - rng.uniform(1, 600)  # the newer change reaches the topic first
+        data = {
+            "mentor_id": mentor,
+            "mentee_id": mentee,
+            "active": active,
+            "changed_at": self.at(changed),
+        }
+        self.add("mentorship", ASSIGNMENT, data, occurred, publish)
         self.last_change[(mentor, mentee)] = (changed, publish)
 
     def duplicate(self, duplicates: int) -> None:
         """Re-sends `duplicates` earlier messages later, with the same event_id and bytes."""
         rng = self.rng
-        if duplicates <= 0 or not self.pending:
+        if duplicates <= 0 or not self.queued:
             return
-        for original in rng.sample(self.pending, duplicates):
-            m = original.message
-            resend = PublishedMessage(m.topic_kind, m.key, m.event, m.value, duplicate=True)
-            self.pending.append(_Pending(original.publish + rng.uniform(1, 7200), len(self.pending), resend))
-
-
-def generate_sample(
-    count: int, users: int, cohorts: int, seed: int, start: datetime | None = None
-) -> SampleTraffic:
-    """`count` messages across both topics, in publish order, reproducible for the arguments.
-
-    `users` learners (`learner-0001`...), `cohorts` cohorts (`cohort-01`...) grouped about three
-    to an enterprise (`enterprise-a`...); `start` (timezone-aware, default 2026-01-05T08:00Z) is
-    the earliest `completed_at`. Pure: the same arguments give identical bytes.
-    """
-    if count < 0:
-        raise ValueError("count must be >= 0")
-    if users < 1:
-        raise ValueError("users must be >= 1")
-    if cohorts < 0:
-        raise ValueError("cohorts must be >= 0")
-    start = DEFAULT_START if start is None else start
-    if start.tzinfo is None or start.utcoffset() is None:
-        raise ValueError("start must be timezone-aware")
-    generator = _Generator(count, users, cohorts, seed, start.astimezone(UTC))
-    messages = generator.run()
-    return SampleTraffic(
-        messages=messages,
-        count=count,
-        users=users,
-        cohorts=cohorts,
-        seed=seed,
-        start=start,
-        user_ids=generator.user_ids,
-    )
+        for index in rng.sample(range(len(self.queued)), duplicates):
+            m = self.queued[index]
+            resend = PublishedMessage(
+                m.topic_kind, m.key, m.event_type, m.event_id, m.value, duplicate=True
+            )
+            self.queued.append(resend)
+            self.publish.append(self.publish[index] + rng.uniform(1, 7200))

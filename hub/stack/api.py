@@ -68,9 +68,16 @@ def _refuse_external(layout: StackLayout, action: str) -> None:
 
 
 def _state(layout: StackLayout) -> StackState:
+    """The saved state; when the file is lost, rebuilt from existing data before picking anew."""
     state = load_state(layout.state_file)
     if state is None:
-        state = allocate_state(kafka.existing_cluster_id(layout.kafka_data))
+        kafka_port, controller_port = kafka.previous_ports(layout.kafka_properties)
+        state = allocate_state(
+            kafka.existing_cluster_id(layout.kafka_data),
+            kafka_port,
+            controller_port,
+            postgres.previous_port(layout.pg_data / "hub.conf"),
+        )
         save_state(layout.state_file, state)
     return state
 
@@ -78,13 +85,14 @@ def _state(layout: StackLayout) -> StackState:
 def _kafka_up(layout: StackLayout, state: StackState, say: Say) -> Callable[[], None]:
     """Start Kafka if needed; returns the wait for readiness, so PostgreSQL starts meanwhile."""
     where = kafka_bootstrap_for(state.kafka_port)
-    pid = kafka.running_pid(layout)
-    if pid is not None:
-        offset = layout.kafka_log.stat().st_size if layout.kafka_log.exists() else 0
+    running = kafka.running_pid(layout)
+    if running is not None:
+        known: int = running
+        log_end = layout.kafka_log.stat().st_size if layout.kafka_log.exists() else 0
 
         def check_running() -> None:
-            kafka.wait_ready(layout, state, pid, offset)
-            say(f"kafka: already running on {where} (pid {pid})")
+            kafka.wait_ready(layout, state, known, log_end)
+            say(f"kafka: already running on {where} (pid {known})")
 
         return check_running
     began = time.monotonic()

@@ -8,6 +8,7 @@ restarts reuse ``.stack/kafka/data`` and the ports from the state file.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from hub.stack.envfile import kafka_bootstrap_for
@@ -16,12 +17,21 @@ from hub.stack.kafka_jars import ensure_kafka_jars, require_java
 from hub.stack.layout import StackLayout
 from hub.stack.ports import LOOPBACK, port_is_free
 from hub.stack.probes import check_kafka
-from hub.stack.procs import log_tail, process_alive, read_pid, run, spawn_detached, stop_group
-from hub.stack.procs import wait_for as poll_until
+from hub.stack.procs import (
+    find_process,
+    log_tail,
+    process_alive,
+    read_pid,
+    run,
+    spawn_detached,
+    stop_group,
+    wait_for,
+)
 from hub.stack.state import StackState
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+LOG_ROTATE_BYTES = 50 * 1024 * 1024
 
 
 def render_server_properties(state: StackState, data_dir: Path) -> str:
@@ -83,19 +93,35 @@ def existing_cluster_id(data_dir: Path) -> str | None:
     return None
 
 
+def previous_ports(properties: Path) -> tuple[int | None, int | None]:
+    """(broker, controller) ports of an earlier run; the controller's is recorded in KRaft's log."""
+    found: dict[str, int] = {}
+    try:
+        text = properties.read_text()
+    except OSError:
+        return None, None
+    for line in text.splitlines():
+        if line.startswith("listeners="):
+            for listener in line.split("=", 1)[1].split(","):
+                name, _, address = listener.partition("://")
+                found[name] = int(address.rsplit(":", 1)[1])
+    return found.get("PLAINTEXT"), found.get("CONTROLLER")
+
+
 def _marker(layout: StackLayout) -> str:
     return str(layout.kafka_properties)
 
 
 def running_pid(layout: StackLayout) -> int | None:
-    """Pid of our broker, or None (a stale pid file is removed)."""
+    """Pid of our broker, or None; a stale pid file is removed, a lost one rewritten."""
     pid = read_pid(layout.kafka_pid)
-    if pid is None:
-        return None
-    if process_alive(pid, _marker(layout)):
+    if pid is not None and process_alive(pid, _marker(layout)):
         return pid
     layout.kafka_pid.unlink(missing_ok=True)
-    return None
+    pid = find_process(_marker(layout), "kafka.Kafka")
+    if pid is not None:
+        layout.kafka_pid.write_text(f"{pid}\n")
+    return pid
 
 
 def _java_argv(java: str, jar_dir: Path, layout: StackLayout, main: str) -> list[str]:
@@ -115,10 +141,14 @@ def _java_argv(java: str, jar_dir: Path, layout: StackLayout, main: str) -> list
 def _format_storage(java: str, jar_dir: Path, layout: StackLayout, state: StackState) -> None:
     if existing_cluster_id(layout.kafka_data) is not None:
         return
-    layout.kafka_data.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(layout.kafka_data, ignore_errors=True)
     argv = _java_argv(java, jar_dir, layout, "kafka.tools.StorageTool")
     argv += ["format", "--standalone", "-t", state.cluster_id, "-c", str(layout.kafka_properties)]
-    run(argv, "kafka storage format", cwd=layout.kafka_dir, timeout=120)
+    try:
+        run(argv, "kafka storage format", cwd=layout.kafka_dir, timeout=120)
+    except StackError:
+        shutil.rmtree(layout.kafka_data, ignore_errors=True)
+        raise
 
 
 def start(layout: StackLayout, state: StackState) -> tuple[int, int, bool]:
@@ -135,6 +165,8 @@ def start(layout: StackLayout, state: StackState) -> tuple[int, int, bool]:
     layout.kafka_properties.write_text(render_server_properties(state, layout.kafka_data))
     layout.kafka_log4j.write_text(render_log4j2())
     _format_storage(java, jar_dir, layout, state)
+    if layout.kafka_log.exists() and layout.kafka_log.stat().st_size > LOG_ROTATE_BYTES:
+        os.replace(layout.kafka_log, layout.kafka_log.with_suffix(".log.1"))
     with open(layout.kafka_log, "a") as log:
         log.write(f"\n===== hub stack: starting kafka on {LOOPBACK}:{state.kafka_port} =====\n")
     offset = layout.kafka_log.stat().st_size
@@ -161,7 +193,7 @@ def wait_ready(
         problem = check_kafka(bootstrap, timeout=3.0)
         return problem is None
 
-    poll_until(settled, timeout, interval=0.2)
+    wait_for(settled, timeout, interval=0.2)
     if alive() and problem is None:
         return
     reason = f"did not answer metadata within {timeout:.0f}s ({problem})" if alive() else "exited"

@@ -47,6 +47,19 @@ def render_postgres_conf(port: int, socket_dir: Path | None) -> str:
     )
 
 
+def previous_port(hub_conf: Path) -> int | None:
+    """The port an earlier run used, from the data dir's hub.conf."""
+    try:
+        text = hub_conf.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "port":
+            return int(value.strip())
+    return None
+
+
 def _socket_dir(layout: StackLayout) -> Path | None:
     """The socket dir, or None when its socket path would exceed the kernel's limit."""
     path = layout.pg_socket_dir

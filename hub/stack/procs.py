@@ -49,6 +49,16 @@ def process_alive(pid: int | None, marker: str) -> bool:
     return marker in _cmdline(pid)
 
 
+def find_process(*markers: str) -> int | None:
+    """A live process whose command line has every marker (an orphan that lost its pid file)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            pid = int(entry.name)
+            if all(m in _cmdline(pid) for m in markers) and process_alive(pid, markers[0]):
+                return pid
+    return None
+
+
 def group_alive(pgid: int) -> bool:
     """True while any non-zombie process is left in process group pgid."""
     for entry in Path("/proc").iterdir():

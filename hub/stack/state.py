@@ -43,10 +43,16 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def allocate_state(cluster_id: str | None = None) -> StackState:
-    kafka = free_port()
-    controller = free_port(exclude={kafka})
-    postgres = free_port(exclude={kafka, controller})
+def allocate_state(
+    cluster_id: str | None = None,
+    kafka_port: int | None = None,
+    controller_port: int | None = None,
+    postgres_port: int | None = None,
+) -> StackState:
+    """New choices; known values (recovered from existing data) are kept, the rest picked fresh."""
+    kafka = kafka_port or free_port()
+    controller = controller_port or free_port(exclude={kafka})
+    postgres = postgres_port or free_port(exclude={kafka, controller})
     return StackState(kafka, controller, postgres, cluster_id or new_cluster_id())
 
 

@@ -6,7 +6,7 @@ import asyncio
 import random
 
 import asyncpg
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 _TRANSIENT_PG = (
@@ -32,7 +32,9 @@ def is_transient(exc: BaseException) -> bool:
             return True
         if isinstance(current, (ConnectionError, TimeoutError, asyncio.TimeoutError, OSError)):
             return True
-        if isinstance(current, KafkaError):
+        if isinstance(current, KafkaTimeoutError) or (
+            isinstance(current, KafkaError) and current.retriable
+        ):
             return True
         current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
     return False

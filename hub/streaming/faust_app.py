@@ -4,13 +4,13 @@ Positions live in PostgreSQL (see `hub.streaming.applier`). faust's own offset c
 only a hint: when partitions are assigned, the positions stored with the projection are
 committed to the group before faust seeks to the group's committed offsets, so a worker
 always resumes exactly after what its projection holds, whatever faust acked or committed
-(faust-streaming #189/#315: events are acked even when processing fails).
+(faust-streaming #189/#315: events are acked even when processing fails or is cancelled).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Set
+from collections.abc import Awaitable, Callable, Set
 
 import faust
 from faust.types import TP
@@ -28,8 +28,29 @@ def group_id(projection: Projection, settings: Settings) -> str:
     return f"{settings.group_prefix}-{projection.name}"
 
 
+class PositionedApp(faust.App):
+    """A faust App that resumes from the projection's stored positions.
+
+    faust's recovery seeks to the group's committed offsets as soon as partitions are
+    assigned (before the `on_partitions_assigned` signal fires), so the stored positions are
+    committed first, here, ahead of faust's own handling.
+    """
+
+    positions_for: Callable[[Set[TP]], Awaitable[dict[TP, int]]] | None = None
+
+    async def _on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
+        if self.positions_for is not None and assigned and not self.should_stop:
+            offsets = await self.positions_for(assigned)
+            if offsets:
+                await self.consumer._commit(offsets)  # noqa: SLF001 - no public call in faust
+            log.info("resuming from stored positions",
+                     extra={"positions": {f"{tp.topic}:{tp.partition}": o
+                                          for tp, o in offsets.items()}})
+        await super()._on_partitions_assigned(assigned, generation_id)
+
+
 def create_app(projection: Projection, settings: Settings) -> faust.App:
-    app = faust.App(
+    app = PositionedApp(
         group_id(projection, settings),
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         value_serializer="raw",
@@ -41,6 +62,8 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_every=settings.batch_size,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         stream_buffer_maxsize=max(4096, settings.batch_size * 2),
         logging_config=None,
     )
@@ -58,19 +81,13 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
         finally:
             await runtime.close()
 
-    @app.on_partitions_assigned.connect
-    async def resume_from_projection(sender, assigned: Set[TP], **_kwargs) -> None:
-        mine = {tp for tp in assigned if tp.topic in projection.topics(settings)}
-        if not mine:
-            return
+    async def positions_for(assigned: Set[TP]) -> dict[TP, int]:
+        topics = projection.topics(settings)
         stored = await _stored_positions(runtime, settings)
-        offsets = {tp: stored[(tp.topic, tp.partition)] for tp in mine
-                   if (tp.topic, tp.partition) in stored}
-        if offsets:
-            await app.consumer._commit(offsets)  # noqa: SLF001 - faust offers no public call
-        log.info("partitions assigned", extra={"consumer": projection.name,
-                                                "resume": {str(k): v for k, v in offsets.items()}})
+        return {tp: stored[(tp.topic, tp.partition)] for tp in assigned
+                if tp.topic in topics and (tp.topic, tp.partition) in stored}
 
+    app.positions_for = positions_for
     return app
 
 

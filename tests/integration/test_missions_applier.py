@@ -6,13 +6,13 @@ import json
 import random
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from consumers.missions.projection import MissionsProjection
 from hub.db import create_engine
 from hub.streaming.applier import BatchApplier
 from hub.streaming.dead_letters import DeadLetterSink
 from hub.streaming.records import Record
+from hub.streaming.runtime import dead_letter_producer
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import completed, erased, invalidated
@@ -23,8 +23,7 @@ from producers.oracle import difficulties as oracle_difficulties
 @pytest.fixture
 async def applier(settings):
     engine = create_engine(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
-                                enable_idempotence=True, acks="all")
+    producer = dead_letter_producer(settings)
     await producer.start()
     projection = MissionsProjection()
     sink = DeadLetterSink(producer, settings.dead_letter_topic("missions"), "missions")

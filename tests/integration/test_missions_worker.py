@@ -77,3 +77,52 @@ async def test_worker_resumes_after_sigkill_and_skips_poison(settings, worker_en
 async def _handled(settings, expected: int) -> bool:
     handled = await db.applied_offsets(settings.database_url, "missions", settings.profiler_topic)
     return handled >= expected
+
+
+async def test_group_offsets_ahead_of_the_projection_lose_nothing(settings, worker_env, unique):
+    """If the group's committed offsets ever run ahead of what the projection holds (faust
+    acks events even when their processing was cancelled), the worker still resumes from the
+    positions stored with the projection."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    topic = settings.profiler_topic
+    applied_first = traffic(f"{unique}a", 20)
+    never_applied = traffic(f"{unique}b", 20)
+    await publish_events(settings.kafka_bootstrap, topic, applied_first)
+    worker = HubProcess(["worker", "missions"], worker_env, f"worker-{unique}-ahead-1")
+    try:
+        await db.wait_until(lambda: _handled(settings, len(applied_first)), what="first applied")
+    finally:
+        worker.kill()
+    await publish_events(settings.kafka_bootstrap, topic, never_applied)
+
+    tamper = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                              group_id=f"{settings.group_prefix}-missions",
+                              enable_auto_commit=False)
+    await tamper.start()
+    partitions = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
+    tamper.assign(partitions)
+    ends = await tamper.end_offsets(partitions)
+    await db.wait_until(lambda: _commit_when_group_is_empty(tamper, ends), what="tampered")
+    await tamper.stop()
+
+    worker = HubProcess(["worker", "missions"], worker_env, f"worker-{unique}-ahead-2")
+    try:
+        total = len(applied_first) + len(never_applied)
+        await db.wait_until(lambda: _handled(settings, total), what="second half applied")
+        assert await db.difficulties(settings.database_url, unique) == oracle_difficulties(
+            applied_first + never_applied)
+    finally:
+        worker.stop()
+
+
+async def _commit_when_group_is_empty(consumer, offsets) -> bool:
+    """The killed worker's membership lingers until its session times out."""
+    from aiokafka.errors import KafkaError
+
+    try:
+        await consumer.commit(offsets)
+        return True
+    except KafkaError:
+        return False

@@ -38,21 +38,23 @@ local_only = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def stack() -> StackInfo:
+def stack_info() -> StackInfo:
     return ensure_stack_up()
 
 
-def test_ensure_stack_up_is_idempotent(stack):
+def test_ensure_stack_up_is_idempotent(stack_info):
     began = time.monotonic()
-    assert ensure_stack_up() == stack
+    assert ensure_stack_up() == stack_info
     assert time.monotonic() - began < 5
-    if not stack.external:
+    if not stack_info.external:
         env_file = StackLayout.for_project().env_file
-        assert env_file.read_text() == render_env_file(stack.kafka_bootstrap, stack.database_url)
+        assert env_file.read_text() == render_env_file(
+            stack_info.kafka_bootstrap, stack_info.database_url
+        )
 
 
-async def test_kafka_answers_metadata(stack):
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+async def test_kafka_answers_metadata(stack_info):
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack_info.kafka_bootstrap)
     await admin.start()
     try:
         cluster = await admin.describe_cluster()
@@ -62,8 +64,8 @@ async def test_kafka_answers_metadata(stack):
         await admin.close()
 
 
-async def test_postgres_answers_select_1(stack):
-    conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+async def test_postgres_answers_select_1(stack_info):
+    conn = await asyncpg.connect(asyncpg_dsn(stack_info.database_url))
     try:
         assert await conn.fetchval("select 1") == 1
         assert await conn.fetchval("select current_database()") == "hub"
@@ -81,21 +83,21 @@ async def _query(url: str, sql: str, *args: object) -> object:
 
 
 @local_only
-async def test_postgres_stop_start_and_crash_keep_port_and_data(stack):
+async def test_postgres_stop_start_and_crash_keep_port_and_data(stack_info):
     table = f"stack_probe_{uuid.uuid4().hex[:12]}"
-    await _query(stack.database_url, f"create table {table} (v text)")
-    await _query(stack.database_url, f"insert into {table} values ('kept')")
+    await _query(stack_info.database_url, f"create table {table} (v text)")
+    await _query(stack_info.database_url, f"insert into {table} values ('kept')")
     try:
         postgres_stop()
-        assert check_postgres(stack.database_url, timeout=1) is not None
+        assert check_postgres(stack_info.database_url, timeout=1) is not None
         assert stack_status()["postgres"]["running"] is False
-        assert postgres_start() == stack
-        assert await _query(stack.database_url, f"select v from {table}") == "kept"
+        assert postgres_start() == stack_info
+        assert await _query(stack_info.database_url, f"select v from {table}") == "kept"
 
-        assert postgres_restart(mode="immediate") == stack
-        assert await _query(stack.database_url, f"select v from {table}") == "kept"
+        assert postgres_restart(mode="immediate") == stack_info
+        assert await _query(stack_info.database_url, f"select v from {table}") == "kept"
     finally:
-        await _query(stack.database_url, f"drop table if exists {table}")
+        await _query(stack_info.database_url, f"drop table if exists {table}")
 
 
 async def _produce(bootstrap: str, topic: str, value: bytes) -> None:
@@ -119,22 +121,22 @@ async def _read_all(bootstrap: str, topic: str, count: int) -> list[bytes]:
 
 
 @local_only
-async def test_kafka_hard_and_clean_restart_keep_port_and_data(stack):
+async def test_kafka_hard_and_clean_restart_keep_port_and_data(stack_info):
     topic = f"stack-probe-{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack_info.kafka_bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     finally:
         await admin.close()
-    await _produce(stack.kafka_bootstrap, topic, b"before-kill")
+    await _produce(stack_info.kafka_bootstrap, topic, b"before-kill")
 
-    assert kafka_restart(hard=True) == stack
-    await _produce(stack.kafka_bootstrap, topic, b"after-kill")
-    assert kafka_restart() == stack
-    assert await _read_all(stack.kafka_bootstrap, topic, 2) == [b"before-kill", b"after-kill"]
+    assert kafka_restart(hard=True) == stack_info
+    await _produce(stack_info.kafka_bootstrap, topic, b"after-kill")
+    assert kafka_restart() == stack_info
+    assert await _read_all(stack_info.kafka_bootstrap, topic, 2) == [b"before-kill", b"after-kill"]
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack_info.kafka_bootstrap)
     await admin.start()
     try:
         await admin.delete_topics([topic])
@@ -143,10 +145,10 @@ async def test_kafka_hard_and_clean_restart_keep_port_and_data(stack):
 
 
 @local_only
-def test_up_restarts_only_the_service_that_died(stack):
+def test_up_restarts_only_the_service_that_died(stack_info):
     pg_pid = stack_status()["postgres"]["pid"]
     kafka_stop(hard=True)
-    assert ensure_stack_up() == stack
+    assert ensure_stack_up() == stack_info
     status = stack_status()
     assert status["postgres"]["pid"] == pg_pid
     assert status["kafka"]["running"] and status["kafka"]["reachable"]

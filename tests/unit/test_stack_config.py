@@ -16,10 +16,15 @@ from hub.stack.envfile import (
     write_env_file,
 )
 from hub.stack.errors import StackError
-from hub.stack.kafka import existing_cluster_id, render_log4j2, render_server_properties
+from hub.stack.kafka import (
+    existing_cluster_id,
+    previous_ports,
+    render_log4j2,
+    render_server_properties,
+)
 from hub.stack.kafka_jars import render_pom
 from hub.stack.layout import StackLayout
-from hub.stack.postgres import render_postgres_conf
+from hub.stack.postgres import previous_port, render_postgres_conf
 from hub.stack.probes import asyncpg_dsn
 from hub.stack.state import StackState, load_state, new_cluster_id, save_state
 
@@ -137,3 +142,14 @@ def test_asyncpg_dsn_drops_the_driver():
 
 def test_layout_env_file_is_the_one_settings_read():
     assert StackLayout.for_project().env_file == STACK_ENV_FILE
+
+
+def test_ports_of_an_earlier_run_are_recovered_from_its_configs(tmp_path):
+    props = tmp_path / "server.properties"
+    props.write_text(render_server_properties(STATE, tmp_path / "data"))
+    assert previous_ports(props) == (21001, 21002)
+    assert previous_ports(tmp_path / "absent") == (None, None)
+    conf = tmp_path / "hub.conf"
+    conf.write_text(render_postgres_conf(21003, None))
+    assert previous_port(conf) == 21003
+    assert previous_port(tmp_path / "absent") is None

@@ -1,0 +1,78 @@
+"""The bulk path: replay a topic into a projection with aiokafka `getmany`, no faust.
+
+faust's per-event stream machinery costs ~10x a raw consume loop (DESIGN, measured facts);
+replays and rebuilds of millions of events use this path instead. Same records, same
+`BatchApplier`, same positions: a bulk replay and a live worker can hand over to each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from hub.streaming.applier import BatchApplier
+from hub.streaming.records import from_aiokafka
+
+
+@dataclass
+class ReplayStats:
+    records: int = 0
+    applied: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    batches: int = 0
+
+
+async def replay_to_end(
+    applier: BatchApplier,
+    bootstrap: str,
+    topics: list[str],
+    *,
+    max_records: int = 5000,
+    on_batch: Callable[[ReplayStats], None] | None = None,
+) -> ReplayStats:
+    """Apply every record from the projection's stored positions (or the start) up to the end
+    offsets seen when the replay began."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1_048_576,
+        fetch_max_bytes=64 * 1_048_576,
+    )
+    await consumer.start()
+    stats = ReplayStats()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        stored = await applier.stored_positions()
+        remaining = set()
+        for tp in partitions:
+            start = stored.get((tp.topic, tp.partition), 0)
+            if start < ends[tp]:
+                consumer.seek(tp, start)
+                remaining.add(tp)
+        while remaining:
+            fetched = await consumer.getmany(*remaining, timeout_ms=1000,
+                                             max_records=max_records)
+            records = []
+            for tp, messages in fetched.items():
+                records += [from_aiokafka(m) for m in messages if m.offset < ends[tp]]
+                if messages and messages[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+            if not records:
+                continue
+            outcome = await applier.apply(records)
+            stats.records += len(records)
+            stats.applied += outcome.applied
+            stats.dead_lettered += outcome.dead_lettered
+            stats.skipped += outcome.skipped
+            stats.batches += 1
+            if on_batch is not None:
+                on_batch(stats)
+        return stats
+    finally:
+        await consumer.stop()

@@ -1,0 +1,168 @@
+"""Publishes wire-ready events to Kafka with the guarantees the outbox relay relies on.
+
+Nothing connects at import time: build a `Publisher` with the bootstrap servers from settings
+(`Publisher(get_settings().kafka_bootstrap)`), then `await start()` or use `async with`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+
+Headers = list[tuple[str, bytes]]
+
+# The contract allows values of up to 1 MiB; a record also carries its key, headers and batch
+# framing, so the producer's request cap leaves room above that. (The broker's own
+# `message.max.bytes` must be at least as large for a 1 MiB value to be accepted.)
+DEFAULT_MAX_REQUEST_SIZE = 1_048_576 + 65_536
+
+
+class PublishError(RuntimeError):
+    """Some messages of a `publish_many` call were not acknowledged; `errors` says why."""
+
+    def __init__(self, errors: list[BaseException], total: int) -> None:
+        self.errors = errors
+        self.total = total
+        super().__init__(
+            f"{len(errors)} of {total} messages were not acknowledged by Kafka; "
+            f"first error: {errors[0]!r}"
+        )
+
+
+class EventPublisher(Protocol):
+    """What the relay, the sample loader and tests need from a publisher (see `Publisher`)."""
+
+    async def publish(
+        self, topic: str, key: str, value: bytes, headers: Headers | None = None
+    ) -> RecordMetadata: ...
+
+    async def publish_many(self, items: Iterable[tuple[str, str, bytes]]) -> int: ...
+
+
+class Publisher:
+    """An idempotent Kafka producer (aiokafka) for events that must not be lost or reordered.
+
+    Promises:
+
+    - **Acknowledged means durable.** `acks="all"`: a publish returns only once every in-sync
+      replica has the record.
+    - **Idempotent.** `enable_idempotence=True`: the producer's own retries (after a timeout or
+      a lost connection) never write a record twice, and never reorder records of a partition.
+    - **Order per key.** The key (UTF-8 encoded) picks the partition (murmur2, as the Java
+      client), so messages published with one key, by one `Publisher`, in one order, are stored
+      in that order. Callers must not publish a key's next message concurrently with the
+      previous one if the order matters; `publish_many` keeps the iteration order.
+    - **Failures raise.** `publish` raises the Kafka error of its record; `publish_many` raises
+      `PublishError` (after every record's outcome is known) if any record failed. A record
+      that raised may or may not have been written: publishing it again is safe only because
+      consumers deduplicate by `event_id` (delivery is at least once).
+    - **Bulk path.** `publish_many` hands every record to the producer's batches before
+      awaiting any acknowledgement, so a large replay or sample load is not one round trip
+      per record.
+
+    Records are batched for up to `linger_ms` (5 ms) and sent uncompressed unless
+    `compression_type` says otherwise.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str = "profiler-hub-publisher",
+        linger_ms: int = 5,
+        compression_type: str | None = None,
+        max_batch_size: int = 65_536,
+        max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
+        request_timeout_ms: int = 30_000,
+        **producer_options: Any,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "linger_ms": linger_ms,
+            "compression_type": compression_type,
+            "max_batch_size": max_batch_size,
+            "max_request_size": max_request_size,
+            "request_timeout_ms": request_timeout_ms,
+            **producer_options,
+            # Not overridable: these are what the promises above rest on.
+            "enable_idempotence": True,
+            "acks": "all",
+        }
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Connects to the cluster; raises if it cannot (nothing is left running then)."""
+        if self._producer is not None:
+            return
+        producer = AIOKafkaProducer(**self._options)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Sends what is still buffered, waits for it, and disconnects. Safe to call twice."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def __aenter__(self) -> Publisher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _running(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("Publisher is not started; await start() or use `async with`")
+        return self._producer
+
+    async def publish(
+        self, topic: str, key: str, value: bytes, headers: Headers | None = None
+    ) -> RecordMetadata:
+        """Publishes one record and waits until Kafka acknowledges it (acks=all)."""
+        producer = self._running()
+        future = await producer.send(
+            topic, value=value, key=key.encode("utf-8"), headers=headers or []
+        )
+        return await future
+
+    async def publish_many(self, items: Iterable[tuple[str, str, bytes]]) -> int:
+        """Publishes `(topic, key, value)` records in order; returns how many were acknowledged.
+
+        Every record is queued without waiting for the previous one's acknowledgement, then all
+        acknowledgements are awaited. Raises `PublishError` if any record failed, or the error
+        that stopped queueing (after the records already queued have settled).
+        """
+        producer = self._running()
+        futures: list[asyncio.Future[RecordMetadata]] = []
+        try:
+            for topic, key, value in items:
+                futures.append(await producer.send(topic, value=value, key=key.encode("utf-8")))
+        except BaseException:
+            if futures:
+                await asyncio.gather(*futures, return_exceptions=True)
+            raise
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if errors:
+            raise PublishError(errors, len(futures)) from errors[0]
+        return len(futures)
