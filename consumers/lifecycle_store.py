@@ -67,7 +67,9 @@ class LifecycleStore(Generic[FactsT]):
             )
         inv = self.invalidations
         rows = await conn.execute(
-            select(inv.c.user_id, inv.c.session_id, inv.c.occurred_at).where(inv.c.user_id.in_(users))
+            select(inv.c.user_id, inv.c.session_id, inv.c.occurred_at).where(
+                inv.c.user_id.in_(users)
+            )
         )
         for user_id, session_id, occurred_at in rows:
             invalidated[user_id][session_id] = occurred_at
@@ -78,9 +80,7 @@ class LifecycleStore(Generic[FactsT]):
             )
         )
         erased = {keys[h]: at for h, at in rows}
-        return {
-            u: LearnerState(sessions[u], invalidated[u], erased.get(u)) for u in users
-        }
+        return {u: LearnerState(sessions[u], invalidated[u], erased.get(u)) for u in users}
 
     async def save(
         self,

@@ -26,7 +26,9 @@ def migrate() -> None:
 @app.command()
 def worker(
     name: Annotated[str | None, typer.Argument(help="Consumer to run, e.g. missions")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Run every consumer, one process each")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Run every consumer, one process each")
+    ] = False,
 ) -> None:
     """Run consumer workers until Ctrl-C / SIGTERM."""
     from hub.projections import all_projections
@@ -44,7 +46,9 @@ def worker(
 
 @app.command("publish-sample")
 def publish_sample(
-    count: Annotated[int, typer.Option(min=0, help="Messages to publish across both topics")] = 2000,
+    count: Annotated[
+        int, typer.Option(min=0, help="Messages to publish across both topics")
+    ] = 2000,
     users: Annotated[int, typer.Option(min=1, help="Distinct learners")] = 300,
     cohorts: Annotated[int, typer.Option(min=0, help="Cohorts")] = 12,
     seed: Annotated[int, typer.Option(help="Same seed, same events")] = 7,
@@ -75,8 +79,9 @@ def demo(
     from hub.demo import run_demo
     from hub.settings import Settings
 
-    raise typer.Exit(run_demo(Settings, once=once, count=count, users=users, cohorts=cohorts,
-                              seed=seed))
+    raise typer.Exit(
+        run_demo(Settings, once=once, count=count, users=users, cohorts=cohorts, seed=seed)
+    )
 
 
 @app.command()
@@ -90,8 +95,12 @@ def api(
     from hub.api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host,
-                port=port or settings.api_port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+    )
 
 
 def main() -> None:

@@ -83,6 +83,26 @@ def curl_examples(settings: Settings, sample: SampleTraffic) -> list[str]:
     ]
 
 
+async def api_answer(settings: Settings, sample: SampleTraffic, timeout: float = 60) -> str:
+    """Ask the running API for one learner's difficulty, as a downstream app would."""
+    import httpx
+
+    learner = sample.user_ids[0]
+    token = issue_token(settings.jwt_secret, learner, ["learner"])
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=f"http://{settings.api_host}:{settings.api_port}",
+                                 timeout=5) as client:
+        while True:
+            try:
+                response = await client.get("/api/v1/missions/difficulty",
+                                            headers={"Authorization": f"Bearer {token}"})
+                return f"API answers for {learner}: {response.status_code} {response.text}"
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    return "API did not answer (see .stack/demo/api.log)"
+                await asyncio.sleep(0.3)
+
+
 def run_demo(settings_factory, *, once: bool, count: int, users: int, cohorts: int,
              seed: int) -> int:
     from hub.migrate import migrate
@@ -121,6 +141,7 @@ def run_demo(settings_factory, *, once: bool, count: int, users: int, cohorts: i
               f"default (no valid session): {len(sample.user_ids) - learners}")
         matches = actual == expected
         print(f"== projection {'MATCHES' if matches else 'DOES NOT MATCH'} the published events")
+        print(asyncio.run(api_answer(settings, sample)))
         print("try the read API:")
         for line in curl_examples(settings, sample):
             print("  " + line)

@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=STACK_ENV_FILE, extra="ignore")
 
     environment: Literal["local", "test", "production"] = Field(
-        "local", description="Where the hub runs; outside local/test, placeholder secrets are refused."
+        "local",
+        description="Where the hub runs; outside local/test, placeholder secrets are refused.",
     )
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
@@ -33,7 +34,9 @@ class Settings(BaseSettings):
     mentorship_topic: str = Field(
         "mentorship.assignments", description="Topic of mentor assignment changes."
     )
-    topic_partitions: int = Field(6, ge=1, description="Partitions of topics `hub migrate` creates.")
+    topic_partitions: int = Field(
+        6, ge=1, description="Partitions of topics `hub migrate` creates."
+    )
     topic_retention_ms: int = Field(
         -1, description="retention.ms of created topics; -1 keeps events forever (replayable)."
     )
@@ -46,16 +49,24 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(
         1_048_576, description="Events larger than this are dead-lettered (CONTRACT: 1 MiB)."
     )
-    batch_size: int = Field(1000, ge=1, description="Most events a worker applies in one transaction.")
+    batch_size: int = Field(
+        1000, ge=1, description="Most events a worker applies in one transaction."
+    )
     batch_window_seconds: float = Field(
         0.2, gt=0, description="Longest a worker waits to fill a batch before applying it."
     )
     session_timeout_seconds: float = Field(
-        10.0, ge=6, description="Kafka group session timeout: how soon a dead worker's "
-        "partitions move to a live one."
+        10.0,
+        ge=6,
+        description="Kafka group session timeout: how soon a dead worker's "
+        "partitions move to a live one.",
     )
-    retry_initial_seconds: float = Field(0.2, gt=0, description="First backoff of a transient fault.")
-    retry_max_seconds: float = Field(10.0, gt=0, description="Longest backoff of a transient fault.")
+    retry_initial_seconds: float = Field(
+        0.2, gt=0, description="First backoff of a transient fault."
+    )
+    retry_max_seconds: float = Field(
+        10.0, gt=0, description="Longest backoff of a transient fault."
+    )
     jwt_secret: str = Field(
         PLACEHOLDER_SECRET, description="HS256 secret that signs read-API bearer tokens."
     )

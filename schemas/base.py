@@ -33,13 +33,14 @@ class Event(BaseModel, Generic[DataT]):
     event_type: str
     schema_version: int = Field(ge=1)
     occurred_at: AwareDatetime
-    producer: str = Field(min_length=1, max_length=200)
-    correlation_id: str | None = Field(None, max_length=200)
+    producer: str = Field(min_length=1)
+    correlation_id: str | None = None
     data: DataT
 
     @property
     def key(self) -> str:
-        return str(getattr(self.data, self.data.key_field))
+        data: EventData = self.data  # type: ignore[assignment]
+        return str(getattr(data, data.key_field))
 
 
 Level = Literal["novice", "beginner", "intermediate", "advanced", "expert"]

@@ -55,15 +55,17 @@ def decode(raw: bytes | None, max_bytes: int = 1_048_576) -> AnyEvent:
     if len(raw) > max_bytes:
         raise OversizedEvent(f"{len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
-        document = json.loads(raw)
+        # Decoding first refuses UTF-16/32, which json.loads would otherwise guess at.
+        document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedEvent(f"not UTF-8 JSON: {exc}") from None
     if not isinstance(document, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(document).__name__}")
-    return from_document(document)
+    return from_document(document, raw)
 
 
-def from_document(document: dict[str, Any]) -> AnyEvent:
+def from_document(document: dict[str, Any], raw: bytes | None = None) -> AnyEvent:
+    """Validate a parsed event. Types are strict, as on the wire (JSON): no "50" for 50."""
     event_type = document.get("event_type")
     version = document.get("schema_version")
     if not isinstance(event_type, str):
@@ -81,10 +83,11 @@ def from_document(document: dict[str, Any]) -> AnyEvent:
         )
     if version < 1:
         raise InvalidEvent("must be >= 1", field="schema_version")
-    if version < payload_model.schema_version:
+    if version < payload_model.schema_version or raw is None:
         document = _upcast(document, event_type, version, payload_model.schema_version)
+        raw = json.dumps(document).encode()
     try:
-        return event_model.model_validate(document)  # type: ignore[return-value]
+        return event_model.model_validate_json(raw, strict=True)  # type: ignore[return-value]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])

@@ -16,9 +16,7 @@ SkillName = Annotated[str, Field(min_length=1, max_length=64)]
 class ValueAnswers(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    core_values: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        min_length=1, max_length=10
-    )
+    core_values: list[str] = Field(min_length=1, max_length=10)
     motivation: str = Field(max_length=2000)
     impact_goal: str = Field(max_length=2000)
 
@@ -27,7 +25,7 @@ class AntiCheat(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     duration_seconds: int = Field(ge=0)
-    flags: list[Annotated[str, Field(max_length=200)]] = Field(max_length=100)
+    flags: list[str]
     suspicion_score: float = Field(ge=0, le=1, allow_inf_nan=False)
 
 

@@ -17,7 +17,6 @@ from hub.settings import Settings
 from hub.streaming.grouping import by_learner
 from schemas.registry import AnyEvent
 
-
 UPDATED_COLUMNS = (
     "difficulty", "session_id", "completed_at", "cohort_id", "enterprise_id", "updated_at"
 )

@@ -13,11 +13,11 @@ from hub.streaming.applier import BatchApplier
 from hub.streaming.dead_letters import DeadLetterSink
 from hub.streaming.records import Record
 from hub.streaming.runtime import dead_letter_producer
+from producers.oracle import difficulties as oracle_difficulties
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import completed, erased, invalidated
 from tests.support.kafka import read_all
-from producers.oracle import difficulties as oracle_difficulties
 
 
 @pytest.fixture

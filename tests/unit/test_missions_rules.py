@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from consumers.lifecycle import LearnerState, fold
 from consumers.missions.decide import difficulty_for, learner_difficulty, session_facts
-from tests.support.events import completed, erased, invalidated
 from producers.oracle import difficulties
+from tests.support.events import completed, erased, invalidated
 
 
 @pytest.mark.parametrize(

@@ -359,11 +359,6 @@ def test_skill_score_out_of_range_names_the_skill() -> None:
     assert caught.value.field == "data.skill_scores.privacy"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CONTRACT: the envelope is UTF-8 JSON, but schemas.registry.decode hands bytes to "
-    "json.loads, which also accepts UTF-16/UTF-32 and a UTF-8 BOM (reported, not yet decided)",
-)
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
 def test_only_utf8_is_accepted(encoding: str) -> None:
     with pytest.raises(errors.MalformedEvent):
