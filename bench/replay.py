@@ -32,18 +32,31 @@ from hub.settings import Settings  # noqa: E402
 PARTITIONS = 6
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would include the parent's before exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def _measure(fn, *args) -> dict:
     """Run fn in this (child) process; add wall, CPU and peak RSS of the process."""
     wall, cpu = time.perf_counter(), time.process_time()
     result = asyncio.run(fn(*args))
     result["wall_s"] = round(time.perf_counter() - wall, 3)
     result["cpu_s"] = round(time.process_time() - cpu, 3)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
 def _child(queue, fn, args) -> None:
-    queue.put(_measure(fn, *args))
+    try:
+        queue.put(_measure(fn, *args))
+    except BaseException as exc:  # report to the parent instead of leaving it waiting
+        queue.put({"error": repr(exc)})
+        raise
 
 
 def in_child(fn, *args) -> dict:
@@ -53,6 +66,8 @@ def in_child(fn, *args) -> dict:
     process.start()
     result = queue.get()
     process.join()
+    if "error" in result:
+        raise SystemExit(f"{fn.__name__} failed: {result['error']}")
     return result
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.streaming.bulk import topic_partitions
 from hub.streaming.projection import Projection
 
 Partition = tuple[str, int]
@@ -17,18 +17,7 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> dict[Partition, int]
                                 enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - first lookup
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in topics
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
+        partitions = await topic_partitions(consumer, topics)
         ends = await consumer.end_offsets(partitions) if partitions else {}
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
     finally:

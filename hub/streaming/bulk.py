@@ -26,6 +26,15 @@ class ReplayStats:
     batches: int = 0
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of the topics; a consumer without subscriptions has no metadata yet."""
+    if any(consumer.partitions_for_topic(t) is None for t in topics):
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+    return [
+        TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
+    ]
+
+
 async def replay_to_end(
     applier: BatchApplier,
     bootstrap: str,
@@ -37,15 +46,17 @@ async def replay_to_end(
     """Apply every record from the projection's stored positions (or the start) up to the end
     offsets seen when the replay began."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1_048_576,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1_048_576,
         fetch_max_bytes=64 * 1_048_576,
     )
     await consumer.start()
     stats = ReplayStats()
     try:
-        partitions = [TopicPartition(t, p) for t in topics
-                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+        partitions = await topic_partitions(consumer, topics)
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         stored = await applier.stored_positions()
@@ -56,8 +67,7 @@ async def replay_to_end(
                 consumer.seek(tp, start)
                 remaining.add(tp)
         while remaining:
-            fetched = await consumer.getmany(*remaining, timeout_ms=1000,
-                                             max_records=max_records)
+            fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
             records = []
             for tp, messages in fetched.items():
                 records += [from_aiokafka(m) for m in messages if m.offset < ends[tp]]
