@@ -20,7 +20,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade_database(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    command.upgrade(alembic_config(database_url), "heads")  # one branch per projection
 
 
 def migrate(settings: Settings) -> list[str]:

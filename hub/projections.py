@@ -14,4 +14,7 @@ def all_projections() -> dict[str, Projection]:
 
 
 def all_metadata() -> list[MetaData]:
-    return [p.metadata for p in all_projections().values()]
+    """Every table the migrations own: each projection's table set, and the audit trail."""
+    from hub.api.audit import metadata as audit_metadata
+
+    return [p.metadata for p in all_projections().values()] + [audit_metadata]

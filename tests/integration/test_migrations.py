@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.projections import all_metadata
@@ -16,7 +17,11 @@ async def test_migrated_schema_matches_the_table_definitions(database_url):
 
     def diff(connection):
         context = MigrationContext.configure(connection, opts={"include_schemas": True})
-        return [d for m in all_metadata() for d in compare_metadata(context, m)]
+        merged = MetaData()
+        for metadata in all_metadata():
+            for table in metadata.tables.values():
+                table.to_metadata(merged)
+        return compare_metadata(context, merged)
 
     async with engine.connect() as conn:
         differences = await conn.run_sync(diff)
@@ -39,7 +44,9 @@ def _schema_of(difference) -> str | None:
 
 
 def test_hub_migrate_twice_creates_topics_once(settings):
-    env = settings_env(settings.model_copy(update={"profiler_topic": settings.profiler_topic + "m"}))
+    env = settings_env(
+        settings.model_copy(update={"profiler_topic": settings.profiler_topic + "m"})
+    )
     first = run_hub(["migrate"], env)
     assert first.returncode == 0, first.stderr
     assert settings.profiler_topic + "m" in first.stdout

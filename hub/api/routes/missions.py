@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from consumers.missions import tables
 from consumers.missions.decide import DEFAULT_DIFFICULTY
-from hub.api.access import Placement, may_read_learner
-from hub.api.deps import Caller, Conn, UserIdParam, enforce
+from hub.api.access import Placement
+from hub.api.deps import Caller, Conn, UserIdParam, authorize_learner
 
 router = APIRouter(prefix="/api/v1/missions", tags=["missions"])
 
@@ -44,17 +44,19 @@ class DifficultyOut(BaseModel):
     response_model=DifficultyOut,
     summary="Mission difficulty 1–5 from the learner's current profiler session",
     responses={401: {"description": "missing or bad token"},
-               403: {"description": "not the learner, their mentor, or an admin over them"}},
+               403: {"description": "not the learner, their mentor, or an admin over them"},
+               400: {"description": "invalid user_id"}},
 )
-async def difficulty(caller: Caller, conn: Conn, user_id: UserIdParam = None) -> DifficultyOut:
+async def difficulty(
+    request: Request, caller: Caller, conn: Conn, user_id: UserIdParam = None
+) -> DifficultyOut:
     learner = user_id or caller.user_id
     t = tables.difficulty
     row = (
         await conn.execute(select(t).where(t.c.user_id == learner))
     ).mappings().first()
     placement = Placement(row["cohort_id"], row["enterprise_id"]) if row else Placement()
-    enforce(may_read_learner(caller, learner, placement, is_active_mentor=False), caller,
-            f"missions/difficulty?user_id={learner}")
+    await authorize_learner(request, conn, caller, learner, placement)
     if row is None:
         return DifficultyOut(user_id=learner, difficulty=DEFAULT_DIFFICULTY, source="default",
                              fallback=True)
