@@ -9,8 +9,53 @@ import typer
 from hub.settings import get_settings
 from hub.stack.cli import stack_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Profiler Integration Hub.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Profiler Integration Hub.",
+)
 app.add_typer(stack_app, name="stack")
+catalog_app = typer.Typer(no_args_is_help=True, help="The recipe catalog.")
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("load")
+def catalog_load(
+    path: Annotated[
+        str, typer.Argument(help="Catalog JSON file (see consumers/recipes/catalog.json)")
+    ],
+) -> None:
+    """Validate a catalog file and make it the active one; a bad file changes nothing."""
+    import asyncio
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from hub.catalog_store import store_catalog
+    from hub.db import create_engine
+
+    async def load(text: bytes):
+        engine = create_engine(get_settings(), pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await store_catalog(conn, text)
+        finally:
+            await engine.dispose()
+
+    try:
+        text = Path(path).read_bytes()
+        catalog = asyncio.run(load(text))
+    except OSError as exc:
+        typer.echo(f"cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    except (ValidationError, ValueError) as exc:
+        typer.echo(f"refused {path}, active catalog unchanged:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"catalog {catalog.version} active: {len(catalog.track_requirements)} tracks, "
+        f"{len(catalog.skill_map)} mapped skills, {len(catalog.recipes)} recipes"
+    )
 
 
 @app.command()

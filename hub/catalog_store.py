@@ -1,0 +1,73 @@
+"""Where the active recipe catalog lives: a versioned table, the shipped file as fallback.
+
+`hub catalog load FILE` validates the file and stores it as the active catalog in one
+transaction; a bad file changes nothing. Readers (API, mentorship) ask `active_catalog`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.recipes.catalog import Catalog, parse_catalog, shipped_catalog
+
+SCHEMA = "hub_catalog"
+metadata = MetaData()
+
+catalogs = Table(
+    "catalogs",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="false"),
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ux_catalogs_one_active", "active", unique=True, postgresql_where=text("active")),
+    schema=SCHEMA,
+)
+
+_cache: dict[str, Catalog] = {}
+
+
+async def active_catalog(conn: AsyncConnection) -> Catalog:
+    """The catalog loaded last, or the one shipped with the hub when none was loaded."""
+    row = (
+        await conn.execute(
+            select(catalogs.c.version, catalogs.c.document).where(catalogs.c.active)
+        )
+    ).first()
+    if row is None:
+        return shipped_catalog()
+    version, document = row
+    if version not in _cache:
+        _cache.clear()
+        _cache[version] = Catalog.model_validate(document)
+    return _cache[version]
+
+
+async def store_catalog(conn: AsyncConnection, text: str | bytes) -> Catalog:
+    """Validate and activate a catalog document (caller owns the transaction)."""
+    catalog = parse_catalog(text)
+    await conn.execute(update(catalogs).values(active=False).where(catalogs.c.active))
+    stmt = insert(catalogs).values(
+        version=catalog.version, document=catalog.model_dump(mode="json"), active=True
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["version"],
+            set_={"document": stmt.excluded.document, "active": True, "loaded_at": func.now()},
+        )
+    )
+    return catalog
