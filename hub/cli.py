@@ -89,6 +89,20 @@ def worker(
     run_worker(name, get_settings())
 
 
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Per consumer: group state, lag per partition, newest applied event, dead letters."""
+    import asyncio
+    import json
+
+    from hub.status import collect, render
+
+    result = asyncio.run(collect(get_settings()))
+    typer.echo(json.dumps(result, indent=2) if as_json else render(result))
+
+
 @app.command("publish-sample")
 def publish_sample(
     count: Annotated[

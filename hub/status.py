@@ -1,0 +1,84 @@
+"""`hub status`: per consumer its group state, lag per partition, freshness, dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import func, select
+
+from hub.db import create_engine
+from hub.lag import end_offsets, lag_by_partition, stored_positions
+from hub.projections import all_projections
+from hub.settings import Settings
+from hub.streaming.faust_app import group_id
+
+
+async def group_states(bootstrap: str, groups: list[str]) -> dict[str, dict[str, Any]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_consumer_groups(groups)
+    finally:
+        await admin.close()
+    states: dict[str, dict[str, Any]] = {}
+    for response in described:
+        for group in response.to_object()["groups"]:
+            states[group["group"]] = {
+                "state": group["state"] or "Unknown",
+                "members": len(group["members"]),
+            }
+    return states
+
+
+async def collect(settings: Settings) -> dict[str, Any]:
+    projections = all_projections()
+    groups = {name: group_id(p, settings) for name, p in projections.items()}
+    states = await group_states(settings.kafka_bootstrap, list(groups.values()))
+    engine = create_engine(settings, pool_size=1)
+    consumers: dict[str, Any] = {}
+    try:
+        for name, projection in projections.items():
+            ends = await end_offsets(settings.kafka_bootstrap, projection.topics(settings))
+            done = await stored_positions(engine, projection)
+            lag = lag_by_partition(ends, done)
+            async with engine.connect() as conn:
+                newest = (
+                    await conn.execute(select(func.max(projection.positions.c.last_event_at)))
+                ).scalar()
+            dead_topic = settings.dead_letter_topic(name)
+            dead = await end_offsets(settings.kafka_bootstrap, [dead_topic])
+            consumers[name] = {
+                "group": groups[name],
+                "group_state": states.get(groups[name], {}).get("state", "Unknown"),
+                "members": states.get(groups[name], {}).get("members", 0),
+                "lag_total": sum(lag.values()),
+                "lag": {f"{t}:{p}": n for (t, p), n in sorted(lag.items())},
+                "newest_event_applied": newest.isoformat() if newest else None,
+                "dead_letter_topic": dead_topic,
+                "dead_letters": sum(dead.values()),
+            }
+    finally:
+        await engine.dispose()
+    return {"at": datetime.now(UTC).isoformat(), "consumers": consumers}
+
+
+def render(status: dict[str, Any]) -> str:
+    lines = [f"status at {status['at']}"]
+    header = (
+        f"{'consumer':12} {'group state':12} {'members':>7} {'lag':>8} {'dead':>6}  newest event"
+    )
+    lines.append(header)
+    for name, c in status["consumers"].items():
+        lines.append(
+            f"{name:12} {c['group_state']:12} {c['members']:>7} {c['lag_total']:>8} "
+            f"{c['dead_letters']:>6}  {c['newest_event_applied'] or '-'}"
+        )
+        behind = {tp: n for tp, n in c["lag"].items() if n}
+        if behind:
+            lines.append(
+                "             lag by partition: "
+                + ", ".join(f"{tp}={n}" for tp, n in behind.items())
+            )
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""`hub status` figures on the real services."""
+
+from __future__ import annotations
+
+from hub.db import create_engine
+from hub.projections import all_projections
+from hub.status import collect
+from hub.streaming.applier import BatchApplier
+from hub.streaming.bulk import replay_to_end
+from hub.streaming.dead_letters import DeadLetterSink
+from hub.streaming.runtime import dead_letter_producer
+from tests.support.events import completed
+from tests.support.kafka import publish_events, publish_raw
+
+
+async def test_status_reports_lag_freshness_and_dead_letters(settings, unique):
+    events = [completed(f"{unique}-{i}", minute=i) for i in range(5)]
+    await publish_events(settings.kafka_bootstrap, settings.profiler_topic, events)
+    await publish_raw(settings.kafka_bootstrap, settings.profiler_topic, [("k", b"not json")])
+
+    before = (await collect(settings))["consumers"]["missions"]
+    assert before["lag_total"] == 6 and before["dead_letters"] == 0
+    assert before["newest_event_applied"] is None
+
+    engine = create_engine(settings)
+    producer = dead_letter_producer(settings)
+    await producer.start()
+    try:
+        projection = all_projections()["missions"]
+        sink = DeadLetterSink(producer, settings.dead_letter_topic("missions"), "missions")
+        applier = BatchApplier(projection, engine, sink, settings)
+        await replay_to_end(applier, settings.kafka_bootstrap, [settings.profiler_topic])
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+    after = (await collect(settings))["consumers"]["missions"]
+    assert after["lag_total"] == 0
+    assert after["dead_letters"] == 1
+    assert after["newest_event_applied"] == max(e.occurred_at for e in events).isoformat()
+    assert after["group"] == f"{settings.group_prefix}-missions"
