@@ -152,10 +152,13 @@ def api(
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.logs import configure as configure_logs
 
     settings = get_settings()
+    configure_logs(settings.log_level)
     uvicorn.run(
         create_app(settings),
+        log_config=None,
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level.lower(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 
 import faust
 
+from hub.logs import configure as configure_logs
 from hub.projections import all_projections
 from hub.settings import Settings
 from hub.streaming.faust_app import create_app
@@ -21,8 +23,10 @@ def run_worker(name: str, settings: Settings) -> None:
     """Run the named projection's worker in this process until SIGTERM/SIGINT."""
     projection = all_projections()[name]
     app = create_app(projection, settings)
+    app.conf.loghandlers = [configure_logs(settings.log_level)]
+    # faust's own plain-text handler goes to /dev/null; the JSON handler above carries all.
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
-                          redirect_stdouts=False)
+                          redirect_stdouts=False, logfile=os.devnull)
     worker.execute_from_commandline()
 
 
