@@ -83,7 +83,7 @@ def worker(
     if all_ == (name is not None):
         raise typer.BadParameter(f"give one consumer name ({', '.join(names)}) or --all")
     if all_:
-        raise typer.Exit(supervise_all(names))
+        raise typer.Exit(supervise_all(names, get_settings().worker_metrics_port))
     if name not in names:
         raise typer.BadParameter(f"unknown consumer {name!r}; known: {', '.join(names)}")
     run_worker(name, get_settings())

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address `hub api` binds by default.")
     api_port: int = Field(8000, description="Port `hub api` binds by default.")
+    worker_metrics_port: int = Field(
+        0,
+        ge=0,
+        description="Prometheus port of `hub worker NAME` (0: none); `--all` gives the i-th "
+        "consumer this port + i.",
+    )
     log_level: str = Field("INFO", description="Log level of JSON logs.")
 
     @model_validator(mode="after")

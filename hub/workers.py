@@ -10,6 +10,7 @@ import sys
 import time
 
 import faust
+from prometheus_client import start_http_server
 
 from hub.logs import configure as configure_logs
 from hub.projections import all_projections
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 def run_worker(name: str, settings: Settings) -> None:
     """Run the named projection's worker in this process until SIGTERM/SIGINT."""
     projection = all_projections()[name]
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.api_host)
     app = create_app(projection, settings)
     app.conf.loghandlers = [configure_logs(settings.log_level)]
     # faust's own plain-text handler goes to /dev/null; the JSON handler above carries all.
@@ -30,7 +33,7 @@ def run_worker(name: str, settings: Settings) -> None:
     worker.execute_from_commandline()
 
 
-def supervise_all(names: list[str]) -> int:
+def supervise_all(names: list[str], base_port: int = 0) -> int:
     """Run every worker as its own process (each its own consumer group, crash-isolated),
     restarting one that dies, until this process is told to stop."""
     stopping = False
@@ -38,7 +41,10 @@ def supervise_all(names: list[str]) -> int:
     restarts: dict[str, float] = {}
 
     def spawn(name: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker", name])
+        env = dict(os.environ)
+        if base_port:
+            env["HUB_WORKER_METRICS_PORT"] = str(base_port + names.index(name))
+        return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker", name], env=env)
 
     def stop(_signum, _frame) -> None:
         nonlocal stopping

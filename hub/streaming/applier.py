@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub import metrics
 from hub.settings import Settings
 from hub.streaming.dead_letters import DeadLetterSink, Refusal
 from hub.streaming.faults import backoff_seconds, is_transient
@@ -93,13 +94,16 @@ class BatchApplier:
             try:
                 applied, refused, skipped = await self._apply_once(records)
                 self.retrying = False
-                return BatchOutcome(applied, refused, skipped, time.perf_counter() - started)
+                outcome = BatchOutcome(applied, refused, skipped, time.perf_counter() - started)
+                self._observe(len(records), outcome)
+                return outcome
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not is_transient(exc):
                     return await self._isolate(records, exc, started)
                 self.retrying = True
+                metrics.TRANSIENT_RETRIES.labels(self.projection.name).inc()
                 delay = backoff_seconds(
                     attempt, self.settings.retry_initial_seconds,
                     self.settings.retry_max_seconds, self._rng,
@@ -111,6 +115,13 @@ class BatchApplier:
                 )
                 attempt += 1
                 await asyncio.sleep(delay)
+
+    def _observe(self, size: int, outcome: BatchOutcome) -> None:
+        name = self.projection.name
+        metrics.EVENTS_APPLIED.labels(name).inc(outcome.applied)
+        metrics.REDELIVERIES_SKIPPED.labels(name).inc(outcome.skipped)
+        metrics.BATCH_SIZE.labels(name).observe(size)
+        metrics.BATCH_SECONDS.labels(name).observe(outcome.seconds)
 
     async def _isolate(self, records: Sequence[Record], exc: Exception, started: float):
         """A non-transient failure: split the batch until the record that causes it is alone,

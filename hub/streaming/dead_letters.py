@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
+from hub.metrics import DEAD_LETTERS
 from hub.streaming.records import Record
 
 HEADER_PREFIX = "dlq."
@@ -58,3 +59,5 @@ class DeadLetterSink:
         ]
         for future in futures:
             await future
+        for refusal in refusals:
+            DEAD_LETTERS.labels(self.consumer, refusal.reason).inc()
