@@ -67,7 +67,9 @@ def apply(
         session = Session(data.session_id, data.completed_at, event.occurred_at, summarize(data))
         return replace(state, sessions={**state.sessions, data.session_id: session})
     if isinstance(event, SessionInvalidated):
-        if event.data.session_id in state.invalidated:
+        # Of several invalidations of one session the earliest counts, whatever arrives first.
+        known = state.invalidated.get(event.data.session_id)
+        if known is not None and known <= event.occurred_at:
             return state
         return replace(
             state, invalidated={**state.invalidated, event.data.session_id: event.occurred_at}

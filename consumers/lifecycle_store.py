@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Uuid, delete, select
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Uuid, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -108,7 +108,7 @@ class LifecycleStore(Generic[FactsT]):
             new_invalid += [
                 {"session_id": sid, "user_id": user_id, "occurred_at": at}
                 for sid, at in new.invalidated.items()
-                if sid not in old.invalidated
+                if old.invalidated.get(sid) != at
             ]
             gone_invalid += [sid for sid in old.invalidated if sid not in new.invalidated]
             if new.erased_at != old.erased_at:
@@ -124,7 +124,15 @@ class LifecycleStore(Generic[FactsT]):
         if new_sessions:
             await conn.execute(insert(self.sessions).on_conflict_do_nothing(), new_sessions)
         if new_invalid:
-            await conn.execute(insert(self.invalidations).on_conflict_do_nothing(), new_invalid)
+            stmt = insert(self.invalidations)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["session_id"],
+                    set_={"occurred_at": func.least(self.invalidations.c.occurred_at,
+                                                    stmt.excluded.occurred_at)},
+                ),
+                new_invalid,
+            )
         if erasures:
             stmt = insert(self.erasures)
             await conn.execute(

@@ -18,17 +18,18 @@ from hub.streaming.faust_app import group_id
 async def group_states(bootstrap: str, groups: list[str]) -> dict[str, dict[str, Any]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
+    states: dict[str, dict[str, Any]] = {}
     try:
-        described = await admin.describe_consumer_groups(groups)
+        # One group per request: aiokafka 0.14 misreads a reply describing several groups.
+        for name in groups:
+            for response in await admin.describe_consumer_groups([name]):
+                for group in response.to_object()["groups"]:
+                    states[group["group"]] = {
+                        "state": group["state"] or "Unknown",
+                        "members": len(group["members"]),
+                    }
     finally:
         await admin.close()
-    states: dict[str, dict[str, Any]] = {}
-    for response in described:
-        for group in response.to_object()["groups"]:
-            states[group["group"]] = {
-                "state": group["state"] or "Unknown",
-                "members": len(group["members"]),
-            }
     return states
 
 
