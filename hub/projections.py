@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from consumers.analytics.projection import AnalyticsProjection
+from consumers.mentorship.projection import MentorshipProjection
 from consumers.missions.projection import MissionsProjection
+from consumers.portfolio.projection import PortfolioProjection
+from consumers.recipes.projection import RecipesProjection
 from hub.streaming.projection import Projection
 
 
 def all_projections() -> dict[str, Projection]:
-    projections: list[Projection] = [MissionsProjection()]
+    projections: list[Projection] = [
+        MissionsProjection(), PortfolioProjection(), AnalyticsProjection(),
+        RecipesProjection(), MentorshipProjection(),
+    ]
     return {p.name: p for p in projections}
 
 

@@ -45,8 +45,13 @@ async def collect(settings: Settings) -> dict[str, Any]:
             done = await stored_positions(engine, projection)
             lag = lag_by_partition(ends, done)
             async with engine.connect() as conn:
+                positions = projection.positions
                 newest = (
-                    await conn.execute(select(func.max(projection.positions.c.last_event_at)))
+                    await conn.execute(
+                        select(func.max(positions.c.last_event_at)).where(
+                            positions.c.topic.in_(projection.topics(settings))
+                        )
+                    )
                 ).scalar()
             dead_topic = settings.dead_letter_topic(name)
             dead = await end_offsets(settings.kafka_bootstrap, [dead_topic])

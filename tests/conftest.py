@@ -20,6 +20,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
         elif "/e2e/" in path:
             item.add_marker(pytest.mark.e2e)
+    # Tests that restart the shared broker or database go last, so no other test runs
+    # against services that have just come back.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_services") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +37,8 @@ def _plain_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-@pytest.fixture(scope="session")
-async def database_url(stack):
-    """A fresh, migrated database for this test session, dropped at the end."""
+async def migrated_database(stack):
+    """Create and migrate a fresh database; yields its URL, drops it afterwards."""
     from hub.migrate import upgrade_database
 
     name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -50,6 +52,13 @@ async def database_url(stack):
     admin = await asyncpg.connect(_plain_dsn(stack.database_url))
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(stack):
+    """One migrated database for the session; tests keep apart by unique user ids."""
+    async for url in migrated_database(stack):
+        yield url
 
 
 @pytest.fixture

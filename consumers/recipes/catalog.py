@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -61,19 +62,21 @@ class Gap:
     recipe_skill_codes: tuple[str, ...]
 
 
+def exact(value: float) -> Decimal:
+    """The decimal a score or target was written as (its shortest repr), for exact sums."""
+    return Decimal(repr(value))
+
+
 def skill_gaps(catalog: Catalog, track: str, skill_scores: Mapping[str, float]) -> list[Gap]:
     """CONTRACT: for each skill of the session, gap = max(0, target - score); target from the
-    track's requirements when the catalog has one, else 70. Ordered by gap, largest first."""
-    gaps = [
-        Gap(
-            skill,
-            score,
-            catalog.target(track, skill),
-            max(0.0, catalog.target(track, skill) - score),
-            tuple(catalog.skill_map.get(skill, ())),
-        )
-        for skill, score in skill_scores.items()
-    ]
+    track's requirements when the catalog has one, else 70. Ordered by gap, largest first.
+
+    The difference is taken in decimal, so 75 - 60.1 is 14.9 rather than 14.899999999999999."""
+    gaps = []
+    for skill, score in skill_scores.items():
+        target = catalog.target(track, skill)
+        gap = float(max(Decimal(0), exact(target) - exact(score)))
+        gaps.append(Gap(skill, score, target, gap, tuple(catalog.skill_map.get(skill, ()))))
     return sorted(gaps, key=lambda g: (-g.gap, g.skill))
 
 

@@ -6,10 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from hub.api.routes import missions
+from hub.api.routes import analytics, marketplace, mentorship, missions, portfolio, recipes
 from hub.db import create_engine
 from hub.settings import Settings
 
@@ -31,6 +32,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(missions.router)
+    app.include_router(portfolio.router)
+    app.include_router(analytics.router)
+    app.include_router(recipes.router)
+    app.include_router(marketplace.router)
+    app.include_router(mentorship.router)
 
     @app.exception_handler(RequestValidationError)
     async def precise_400(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -39,6 +45,10 @@ def create_app(settings: Settings) -> FastAPI:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=400)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

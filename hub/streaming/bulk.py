@@ -7,6 +7,7 @@ replays and rebuilds of millions of events use this path instead. Same records, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from aiokafka.structs import TopicPartition
 
 from hub.streaming.applier import BatchApplier
 from hub.streaming.records import from_aiokafka
+
+METADATA_ATTEMPTS = 25
 
 
 @dataclass
@@ -28,8 +31,12 @@ class ReplayStats:
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
     """Every partition of the topics; a consumer without subscriptions has no metadata yet."""
-    if any(consumer.partitions_for_topic(t) is None for t in topics):
+    for _ in range(METADATA_ATTEMPTS):  # a topic created a moment ago may not be known yet
+        if all(consumer.partitions_for_topic(t) for t in topics):
+            break
         await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+        if not all(consumer.partitions_for_topic(t) for t in topics):
+            await asyncio.sleep(0.2)
     return [
         TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
     ]

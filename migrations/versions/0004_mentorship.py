@@ -1,4 +1,5 @@
-"""mentorship projection: assignments, positions
+"""mentorship projection: sessions, invalidations, erasures, invalidation_details,
+assignment_changes, assignments, positions
 
 Revision ID: 0004_mentorship
 Revises: 0001
@@ -7,6 +8,7 @@ Create Date: 2026-11-25
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0004_mentorship"
 down_revision = "0001"
@@ -18,6 +20,53 @@ S = "mentorship"
 
 def upgrade() -> None:
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {S}")
+    op.create_table(
+        "sessions",
+        sa.Column("session_id", sa.Uuid, primary_key=True),
+        sa.Column("user_id", sa.String(64), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("facts", postgresql.JSONB, nullable=False),
+        schema=S,
+    )
+    op.create_index("ix_mentorship_sessions_user", "sessions", ["user_id"], schema=S)
+    op.create_table(
+        "invalidations",
+        sa.Column("session_id", sa.Uuid, primary_key=True),
+        sa.Column("user_id", sa.String(64), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        schema=S,
+    )
+    op.create_index("ix_mentorship_invalidations_user", "invalidations", ["user_id"], schema=S)
+    op.create_table(
+        "erasures",
+        sa.Column("user_hash", sa.String(64), primary_key=True),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        schema=S,
+    )
+    op.create_table(
+        "invalidation_details",
+        sa.Column("session_id", sa.Uuid, primary_key=True),
+        sa.Column("user_id", sa.String(64), nullable=False),
+        sa.Column("reason", sa.String(500), nullable=False),
+        sa.Column("invalidated_at", sa.DateTime(timezone=True), nullable=False),
+        schema=S,
+    )
+    op.create_index(
+        "ix_mentorship_invalidation_details_user", "invalidation_details", ["user_id"], schema=S
+    )
+    op.create_table(
+        "assignment_changes",
+        sa.Column("mentor_id", sa.String(64), primary_key=True),
+        sa.Column("mentee_id", sa.String(64), primary_key=True),
+        sa.Column("changed_at", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("active", sa.Boolean, primary_key=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), primary_key=True),
+        schema=S,
+    )
+    op.create_index(
+        "ix_mentorship_assignment_changes_mentee", "assignment_changes", ["mentee_id"], schema=S
+    )
     op.create_table(
         "assignments",
         sa.Column("mentor_id", sa.String(64), primary_key=True),

@@ -82,6 +82,7 @@ async def _query(url: str, sql: str, *args: object) -> object:
         await conn.close()
 
 
+@pytest.mark.restarts_services
 @local_only
 async def test_postgres_stop_start_and_crash_keep_port_and_data(stack_info):
     table = f"stack_probe_{uuid.uuid4().hex[:12]}"
@@ -120,6 +121,7 @@ async def _read_all(bootstrap: str, topic: str, count: int) -> list[bytes]:
         await consumer.stop()
 
 
+@pytest.mark.restarts_services
 @local_only
 async def test_kafka_hard_and_clean_restart_keep_port_and_data(stack_info):
     topic = f"stack-probe-{uuid.uuid4().hex[:12]}"
@@ -144,6 +146,7 @@ async def test_kafka_hard_and_clean_restart_keep_port_and_data(stack_info):
         await admin.close()
 
 
+@pytest.mark.restarts_services
 @local_only
 def test_up_restarts_only_the_service_that_died(stack_info):
     pg_pid = stack_status()["postgres"]["pid"]

@@ -1,0 +1,1 @@
+"""Integration 7 — enterprise dashboard: cohort and enterprise analytics, kept incrementally."""

@@ -1,0 +1,199 @@
+"""Cohort and enterprise analytics (CONTRACT, "Cohort analytics"): pure rules, no I/O.
+
+A learner contributes to the groups (a cohort, an enterprise) their sessions name: their
+current session counts them once as a learner there (overall score, difficulty, skill scores),
+and each valid session counts once in `sessions_completed` of its own cohort and enterprise.
+The projection keeps each group's sums and applies, per batch, the difference between every
+touched learner's contribution after and before. Deltas come from state diffs, so an event
+whose application changes no state (a duplicate, a replay) changes no aggregate.
+
+Scores are summed as `Decimal`s of the floats' shortest representation, without rounding
+(PostgreSQL `numeric` does the same), so a retraction cancels its addition exactly and an
+empty group sums to exactly zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Context, Decimal
+from typing import TypeVar
+
+from consumers.lifecycle import LearnerState
+from consumers.missions.decide import difficulty_for
+from schemas.session_completed import SessionCompletedV1
+
+COHORT = "cohort"
+ENTERPRISE = "enterprise"
+DIFFICULTIES = (1, 2, 3, 4, 5)
+ZERO = Decimal(0)
+# Scores in [0, 100] have at most 17 significant digits and exponents down to -324, so sums
+# of up to 10^40 of them are exact at this precision.
+_EXACT = Context(prec=400)
+
+Group = tuple[str, str]  # (COHORT or ENTERPRISE, its id)
+
+
+def exact(score: float) -> Decimal:
+    """The score as the decimal it was written as (floats' repr is their shortest form)."""
+    return Decimal(repr(score))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """What the analytics projection keeps of a completed session."""
+
+    cohort_id: str | None
+    enterprise_id: str | None
+    overall_score: Decimal
+    difficulty: int
+    skill_scores: tuple[tuple[str, Decimal], ...]
+
+    def groups(self) -> list[Group]:
+        return [
+            (scope, group_id)
+            for scope, group_id in ((COHORT, self.cohort_id), (ENTERPRISE, self.enterprise_id))
+            if group_id is not None
+        ]
+
+
+def session_facts(data: SessionCompletedV1) -> SessionFacts:
+    return SessionFacts(
+        data.cohort_id,
+        data.enterprise_id,
+        exact(data.overall_score),
+        difficulty_for(data.recommended_level, data.overall_score),
+        tuple(sorted((skill, exact(score)) for skill, score in data.skill_scores.items())),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """One group's sums: learners (current sessions), their score sum and difficulties, and
+    valid sessions completed."""
+
+    learners: int = 0
+    score_sum: Decimal = ZERO
+    difficulty: tuple[int, ...] = (0, 0, 0, 0, 0)  # learners at difficulty 1 … 5
+    sessions_completed: int = 0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            self.learners + other.learners,
+            _EXACT.add(self.score_sum, other.score_sum),
+            tuple(a + b for a, b in zip(self.difficulty, other.difficulty, strict=True)),
+            self.sessions_completed + other.sessions_completed,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.learners or self.score_sum or any(self.difficulty)
+                    or self.sessions_completed)
+
+
+@dataclass(frozen=True, slots=True)
+class SkillTotals:
+    """One group's sum of one skill's scores over the current sessions that have it."""
+
+    score_sum: Decimal = ZERO
+    scores: int = 0
+
+    def __add__(self, other: SkillTotals) -> SkillTotals:
+        return SkillTotals(_EXACT.add(self.score_sum, other.score_sum), self.scores + other.scores)
+
+    def __bool__(self) -> bool:
+        return bool(self.score_sum or self.scores)
+
+
+K = TypeVar("K")
+V = TypeVar("V", Totals, SkillTotals, int)
+
+
+def _accumulate(target: dict[K, V], key: K, value: V) -> None:
+    """Add `value` under `key`, dropping the entry when it sums to nothing."""
+    total = target[key] + value if key in target else value
+    if total:
+        target[key] = total
+    else:
+        target.pop(key, None)
+
+
+@dataclass
+class Aggregates:
+    """Sums per group, per (group, skill) and per current placement (cohort, enterprise);
+    either absolute (a learner's contribution, a from-scratch total) or a change."""
+
+    totals: dict[Group, Totals] = field(default_factory=dict)
+    skills: dict[tuple[Group, str], SkillTotals] = field(default_factory=dict)
+    placements: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, other: Aggregates) -> None:
+        for group, totals in other.totals.items():
+            _accumulate(self.totals, group, totals)
+        for group_skill, skill in other.skills.items():
+            _accumulate(self.skills, group_skill, skill)
+        for placement, count in other.placements.items():
+            _accumulate(self.placements, placement, count)
+
+
+def _contribute(into: Aggregates, state: LearnerState[SessionFacts], sign: int) -> None:
+    """Add (sign 1) or retract (sign -1) what one learner contributes to the aggregates."""
+    completed = Totals(sessions_completed=sign)
+    for session in state.sessions.values():
+        if session.session_id not in state.invalidated:
+            for group in session.facts.groups():
+                _accumulate(into.totals, group, completed)
+    current = state.current()
+    if current is None:
+        return
+    facts = current.facts
+    score = facts.overall_score if sign > 0 else facts.overall_score.copy_negate()
+    learner = Totals(sign, score, tuple(sign * (d == facts.difficulty) for d in DIFFICULTIES))
+    skills = [
+        (skill, SkillTotals(value if sign > 0 else value.copy_negate(), sign))
+        for skill, value in facts.skill_scores
+    ]
+    for group in facts.groups():
+        _accumulate(into.totals, group, learner)
+        for skill, totals in skills:
+            _accumulate(into.skills, (group, skill), totals)
+    if facts.cohort_id is not None and facts.enterprise_id is not None:
+        _accumulate(into.placements, (facts.cohort_id, facts.enterprise_id), sign)
+
+
+def batch_change(
+    transitions: Iterable[tuple[LearnerState[SessionFacts], LearnerState[SessionFacts]]],
+) -> Aggregates:
+    """The aggregates' change when each learner's state goes from `before` to `after`."""
+    change = Aggregates()
+    for before, after in transitions:
+        if after is not before:
+            _contribute(change, after, 1)
+            _contribute(change, before, -1)
+    return change
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A group's analytics as the read API shows them."""
+
+    learners: int
+    sessions_completed: int
+    average_overall_score: float | None
+    difficulty_distribution: dict[str, int]
+    skill_averages: dict[str, float]
+
+
+def report(totals: Totals, skills: Mapping[str, SkillTotals]) -> Report:
+    return Report(
+        learners=totals.learners,
+        sessions_completed=totals.sessions_completed,
+        average_overall_score=(
+            float(totals.score_sum / totals.learners) if totals.learners else None
+        ),
+        difficulty_distribution={
+            str(d): n for d, n in zip(DIFFICULTIES, totals.difficulty, strict=True)
+        },
+        skill_averages={
+            skill: float(s.score_sum / s.scores) for skill, s in sorted(skills.items()) if s.scores
+        },
+    )

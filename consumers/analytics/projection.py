@@ -1,0 +1,143 @@
+"""Analytics projection: per-learner state and the cohort / enterprise aggregates it feeds.
+
+Each batch loads its learners' states, folds the events, saves the states, and applies the
+difference of the learners' contributions to the aggregate tables with one upsert per table
+(`x = x + excluded.x`) and one delete of what became empty, in the batch's transaction.
+Rows go in key order, so concurrent workers lock shared group rows in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.analytics import tables
+from consumers.analytics.decide import (
+    DIFFICULTIES,
+    Aggregates,
+    SessionFacts,
+    batch_change,
+    exact,
+    session_facts,
+)
+from consumers.lifecycle import fold
+from consumers.lifecycle_store import LifecycleStore
+from hub.settings import Settings
+from hub.streaming.grouping import by_learner
+from schemas.registry import AnyEvent
+
+DIFFICULTY_COLUMNS = tuple(f"difficulty_{d}" for d in DIFFICULTIES)
+
+
+def _facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
+    return {
+        "cohort_id": facts.cohort_id,
+        "enterprise_id": facts.enterprise_id,
+        "overall_score": facts.overall_score,
+        "difficulty": facts.difficulty,
+        # JSON numbers are written in their shortest form, which `exact` reads back.
+        "skill_scores": {skill: float(score) for skill, score in facts.skill_scores},
+    }
+
+
+def _columns_to_facts(row) -> SessionFacts:
+    return SessionFacts(
+        row["cohort_id"],
+        row["enterprise_id"],
+        row["overall_score"],
+        row["difficulty"],
+        tuple(sorted((skill, exact(score)) for skill, score in row["skill_scores"].items())),
+    )
+
+
+class AnalyticsProjection:
+    name = "analytics"
+    metadata = tables.metadata
+    positions = tables.positions
+
+    def __init__(self) -> None:
+        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+            tables.sessions, tables.invalidations, tables.erasures,
+            facts_to_columns=_facts_to_columns, columns_to_facts=_columns_to_facts,
+        )
+
+    def topics(self, settings: Settings) -> list[str]:
+        return [settings.profiler_topic]
+
+    def accepts(self, event: AnyEvent) -> bool:
+        return event.event_type != "mentorship.assignment.changed"
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
+        grouped = by_learner(events)
+        before = await self._store.load(conn, grouped)
+        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
+        await self._store.save(conn, before, after)
+        await write_change(conn, batch_change((before[u], after[u]) for u in after))
+
+
+async def write_change(conn: AsyncConnection, change: Aggregates) -> None:
+    """Add a change to the aggregate tables and drop the rows left empty."""
+    await _add(
+        conn, tables.group_totals,
+        [
+            {"scope": scope, "group_id": group_id, "learners": t.learners,
+             "score_sum": t.score_sum, "sessions_completed": t.sessions_completed,
+             **dict(zip(DIFFICULTY_COLUMNS, t.difficulty, strict=True))}
+            for (scope, group_id), t in sorted(change.totals.items())
+        ],
+        keys=("scope", "group_id"),
+        counts=("learners", "sessions_completed"),
+    )
+    await _add(
+        conn, tables.group_skills,
+        [
+            {"scope": scope, "group_id": group_id, "skill": skill,
+             "score_sum": s.score_sum, "scores": s.scores}
+            for ((scope, group_id), skill), s in sorted(change.skills.items())
+        ],
+        keys=("scope", "group_id", "skill"),
+        counts=("scores",),
+    )
+    await _add(
+        conn, tables.placements,
+        [
+            {"cohort_id": cohort_id, "enterprise_id": enterprise_id, "learners": n}
+            for (cohort_id, enterprise_id), n in sorted(change.placements.items())
+        ],
+        keys=("cohort_id", "enterprise_id"),
+        counts=("learners",),
+    )
+
+
+async def _add(
+    conn: AsyncConnection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    keys: tuple[str, ...],
+    counts: tuple[str, ...],
+) -> None:
+    """Upsert `x = x + excluded.x` for every other column; then delete the rows whose
+    `counts` all reached zero (only rows whose change lowered a count can have)."""
+    if not rows:
+        return
+    stmt = insert(table)
+    others = [c.name for c in table.columns if c.name not in keys]
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in others}
+        ),
+        rows,
+    )
+    shrunk = [tuple(r[k] for k in keys) for r in rows if any(r[c] < 0 for c in counts)]
+    if shrunk:
+        await conn.execute(
+            delete(table).where(
+                tuple_(*(table.c[k] for k in keys)).in_(shrunk),
+                *(table.c[c] == 0 for c in counts),
+            )
+        )

@@ -1,0 +1,170 @@
+"""Mentorship projection: mentor assignments and each learner's full session history.
+
+Consumes both topics. A batch applies its profiler events first (the learner lifecycle, which
+records erasures), then the assignment changes against every erasure known by then, so
+whatever the interleaving of the two topics the result is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.lifecycle import erasure_key, fold
+from consumers.lifecycle_store import LifecycleStore
+from consumers.mentorship import tables
+from consumers.mentorship.decide import (
+    Change,
+    Front,
+    Pair,
+    SessionFacts,
+    assignments_after,
+    invalidation_changes,
+    session_facts,
+    winner,
+)
+from hub.settings import Settings
+from hub.streaming.grouping import by_learner
+from schemas.registry import CURRENT, AnyEvent, MentorshipAssignmentChanged
+
+
+class MentorshipProjection:
+    name = "mentorship"
+    metadata = tables.metadata
+    positions = tables.positions
+
+    def __init__(self) -> None:
+        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+            tables.sessions,
+            tables.invalidations,
+            tables.erasures,
+            facts_to_columns=lambda f: {"facts": f.to_document()},
+            columns_to_facts=lambda row: SessionFacts.from_document(row["facts"]),
+        )
+
+    def topics(self, settings: Settings) -> list[str]:
+        return [settings.profiler_topic, settings.mentorship_topic]
+
+    def accepts(self, event: AnyEvent) -> bool:
+        return event.event_type in CURRENT  # all four: sessions, erasures and assignments
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
+        changes = [e for e in events if isinstance(e, MentorshipAssignmentChanged)]
+        profiler = [e for e in events if not isinstance(e, MentorshipAssignmentChanged)]
+        erased = await self._apply_profiler(conn, profiler) if profiler else set()
+        if changes or erased:
+            await self._apply_assignments(conn, changes, erased)
+
+    async def _apply_profiler(self, conn: AsyncConnection, events: list[AnyEvent]) -> set[str]:
+        """Sessions, invalidations and erasures; returns the learners erased by this batch."""
+        grouped = by_learner(events)
+        before = await self._store.load(conn, grouped)
+        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
+        await self._store.save(conn, before, after)
+
+        details, gone = [], []
+        for user_id, evs in grouped.items():
+            if after[user_id] is before[user_id]:
+                continue
+            taken, dropped = invalidation_changes(evs, before[user_id], after[user_id])
+            details += [
+                {"session_id": sid, "user_id": user_id, "reason": i.reason,
+                 "invalidated_at": i.invalidated_at}
+                for sid, i in taken.items()
+            ]
+            gone += dropped
+        table = tables.invalidation_details
+        if gone:
+            await conn.execute(delete(table).where(table.c.session_id.in_(gone)))
+        if details:
+            stmt = insert(table)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["session_id"],
+                    set_={"reason": stmt.excluded.reason,
+                          "invalidated_at": stmt.excluded.invalidated_at},
+                ),
+                details,
+            )
+        return {u for u in after if after[u].erased_at != before[u].erased_at}
+
+    async def _apply_assignments(
+        self, conn: AsyncConnection, changes: list[MentorshipAssignmentChanged],
+        erased: set[str],
+    ) -> None:
+        before = await self._load_fronts(conn, {e.data.mentee_id for e in changes}, erased)
+        people = {p for pair in before for p in pair}
+        people |= {p for e in changes for p in (e.data.mentor_id, e.data.mentee_id)}
+        after = assignments_after(before, await self._erasures(conn, people), changes)
+
+        empty: Front = frozenset()
+        stale = [
+            (*pair, c.changed_at, c.active, c.occurred_at)
+            for pair, front in before.items() for c in front - after[pair]
+        ]
+        fresh = [
+            {"mentor_id": pair[0], "mentee_id": pair[1], "changed_at": c.changed_at,
+             "active": c.active, "occurred_at": c.occurred_at}
+            for pair, front in after.items() for c in front - before.get(pair, empty)
+        ]
+        upserts, removed = [], []
+        for pair, front in after.items():
+            new, old = winner(front), winner(before.get(pair, empty))
+            if new is None:
+                if old is not None:
+                    removed.append(pair)
+            elif old is None or (new.active, new.changed_at) != (old.active, old.changed_at):
+                upserts.append({"mentor_id": pair[0], "mentee_id": pair[1],
+                                "active": new.active, "changed_at": new.changed_at})
+
+        ac = tables.assignment_changes
+        if stale:
+            key = tuple_(ac.c.mentor_id, ac.c.mentee_id, ac.c.changed_at, ac.c.active,
+                         ac.c.occurred_at)
+            await conn.execute(delete(ac).where(key.in_(stale)))
+        if fresh:
+            await conn.execute(insert(ac).on_conflict_do_nothing(), fresh)
+        a = tables.assignments
+        if removed:
+            await conn.execute(delete(a).where(tuple_(a.c.mentor_id, a.c.mentee_id).in_(removed)))
+        if upserts:
+            stmt = insert(a)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["mentor_id", "mentee_id"],
+                    set_={"active": stmt.excluded.active, "changed_at": stmt.excluded.changed_at},
+                ),
+                upserts,
+            )
+
+    @staticmethod
+    async def _load_fronts(
+        conn: AsyncConnection, mentees: Collection[str], erased: Collection[str]
+    ) -> dict[Pair, Front]:
+        """Stored fronts of the changed mentees' pairs and of every pair of an erased person."""
+        ac = tables.assignment_changes
+        rows = await conn.execute(
+            select(ac).where(
+                or_(ac.c.mentee_id.in_([*mentees, *erased]), ac.c.mentor_id.in_(list(erased)))
+            )
+        )
+        fronts: dict[Pair, set[Change]] = {}
+        for row in rows.mappings():
+            fronts.setdefault((row["mentor_id"], row["mentee_id"]), set()).add(
+                Change(row["changed_at"], row["active"], row["occurred_at"])
+            )
+        return {pair: frozenset(front) for pair, front in fronts.items()}
+
+    @staticmethod
+    async def _erasures(conn: AsyncConnection, people: Collection[str]) -> dict[str, datetime]:
+        """Latest erasure of each of these people (the lifecycle's table, this batch's too)."""
+        keys = {erasure_key(p): p for p in people}
+        er = tables.erasures
+        rows = await conn.execute(
+            select(er.c.user_hash, er.c.erased_at).where(er.c.user_hash.in_(list(keys)))
+        )
+        return {keys[h]: at for h, at in rows}

@@ -1,0 +1,1 @@
+"""Integrations 4 and 5: value statement portfolio items and the leadership identity."""

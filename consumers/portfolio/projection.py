@@ -1,0 +1,149 @@
+"""Portfolio projection: value statement items per session and each learner's current one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.lifecycle import LearnerState, fold
+from consumers.lifecycle_store import LifecycleStore
+from consumers.portfolio import tables
+from consumers.portfolio.decide import (
+    PortfolioItem,
+    SessionFacts,
+    item_id_for,
+    make_facts,
+    portfolio_items,
+    session_facts,
+)
+from hub.settings import Settings
+from hub.streaming.grouping import by_learner
+from schemas.registry import AnyEvent
+
+ITEM_COLUMNS = (
+    "user_id", "profiler_session_id", "title", "statement", "track", "core_values",
+    "motivation", "impact_goal", "status", "created_at", "withdrawn_at",
+)
+CURRENT_COLUMNS = ("item_id", "cohort_id", "enterprise_id", "updated_at")
+
+
+def facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
+    return {
+        "track": facts.track, "core_values": list(facts.core_values),
+        "motivation": facts.motivation, "impact_goal": facts.impact_goal,
+        "cohort_id": facts.cohort_id, "enterprise_id": facts.enterprise_id,
+    }
+
+
+def columns_to_facts(row: Mapping[str, Any]) -> SessionFacts:
+    return make_facts(
+        row["track"], tuple(row["core_values"]), row["motivation"], row["impact_goal"],
+        row["cohort_id"], row["enterprise_id"],
+    )
+
+
+def item_row(user_id: str, item: PortfolioItem) -> dict[str, Any]:
+    facts = item.facts
+    return {
+        "item_id": item.item_id, "user_id": user_id,
+        "profiler_session_id": item.profiler_session_id, "title": facts.title,
+        "statement": facts.statement, "track": facts.track,
+        "core_values": list(facts.core_values), "motivation": facts.motivation,
+        "impact_goal": facts.impact_goal, "status": item.status,
+        "created_at": item.created_at, "withdrawn_at": item.withdrawn_at,
+    }
+
+
+def current_key(state: LearnerState[SessionFacts]) -> tuple[UUID, str | None, str | None] | None:
+    """What the learner's `current_statements` row holds (None: no row)."""
+    session = state.current()
+    if session is None:
+        return None
+    return item_id_for(session.session_id), session.facts.cohort_id, session.facts.enterprise_id
+
+
+class PortfolioProjection:
+    name = "portfolio"
+    metadata = tables.metadata
+    positions = tables.positions
+
+    def __init__(self) -> None:
+        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+            tables.sessions, tables.invalidations, tables.erasures,
+            facts_to_columns=facts_to_columns, columns_to_facts=columns_to_facts,
+        )
+
+    def topics(self, settings: Settings) -> list[str]:
+        return [settings.profiler_topic]
+
+    def accepts(self, event: AnyEvent) -> bool:
+        return event.event_type != "mentorship.assignment.changed"
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
+        grouped = by_learner(events)
+        before = await self._store.load(conn, grouped)
+        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
+        await self._store.save(conn, before, after)
+
+        now = datetime.now(UTC)
+        item_upserts, items_gone, current_upserts, current_gone = [], [], [], []
+        for user_id, state in after.items():
+            old = before[user_id]
+            if state is old:
+                continue
+            old_items, new_items = portfolio_items(old), portfolio_items(state)
+            item_upserts += [
+                item_row(user_id, item)
+                for sid, item in new_items.items()
+                if old_items.get(sid) != item
+            ]
+            items_gone += [item.item_id for sid, item in old_items.items() if sid not in new_items]
+            key, old_key = current_key(state), current_key(old)
+            if key == old_key:
+                continue
+            if key is None:
+                current_gone.append(user_id)
+            else:
+                item_id, cohort_id, enterprise_id = key
+                current_upserts.append({
+                    "user_id": user_id, "item_id": item_id, "cohort_id": cohort_id,
+                    "enterprise_id": enterprise_id, "updated_at": now,
+                })
+        await self._write_items(conn, item_upserts, items_gone)
+        await self._write_current(conn, current_upserts, current_gone)
+
+    async def _write_items(self, conn: AsyncConnection, upserts: list, gone: list) -> None:
+        table = tables.items
+        if gone:
+            await conn.execute(delete(table).where(table.c.item_id.in_(gone)))
+        if upserts:
+            stmt = insert(table)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["item_id"],
+                    set_={c: stmt.excluded[c] for c in ITEM_COLUMNS},
+                    # a session id reused by another learner never moves their item
+                    where=table.c.user_id == stmt.excluded.user_id,
+                ),
+                upserts,
+            )
+
+    async def _write_current(self, conn: AsyncConnection, upserts: list, gone: list) -> None:
+        table = tables.current_statements
+        if gone:
+            await conn.execute(delete(table).where(table.c.user_id.in_(gone)))
+        if upserts:
+            stmt = insert(table)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["user_id"],
+                    set_={c: stmt.excluded[c] for c in CURRENT_COLUMNS},
+                ),
+                upserts,
+            )

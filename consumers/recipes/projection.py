@@ -1,0 +1,114 @@
+"""Recipes projection: each learner's current session (profile) and its skill scores.
+
+Gaps and recipe rankings are not stored: they depend on the active catalog, which
+`hub catalog load` may replace at any time, so the read API computes them (see `recommend`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.lifecycle import fold
+from consumers.lifecycle_store import LifecycleStore
+from consumers.recipes import tables
+from consumers.recipes.catalog import exact
+from consumers.recipes.decide import Profile, SessionFacts, current_profile, session_facts
+from hub.settings import Settings
+from hub.streaming.grouping import by_learner
+from schemas.registry import AnyEvent
+
+FACT_COLUMNS = (
+    "track", "overall_score", "recommended_level", "cohort_id", "enterprise_id",
+    "marketplace_opt_in",
+)
+PROFILE_COLUMNS = ("session_id", "completed_at", *FACT_COLUMNS, "difficulty")
+
+
+def profile_row(user_id: str, profile: Profile, now: datetime) -> dict:
+    return {
+        "user_id": user_id,
+        **{c: getattr(profile, c) for c in PROFILE_COLUMNS},
+        "updated_at": now,
+    }
+
+
+def skill_rows(user_id: str, profile: Profile) -> list[dict]:
+    return [
+        {"user_id": user_id, "skill": skill, "score": exact(score)}
+        for skill, score in profile.skill_scores.items()
+    ]
+
+
+class RecipesProjection:
+    name = "recipes"
+    metadata = tables.metadata
+    positions = tables.positions
+
+    def __init__(self) -> None:
+        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+            tables.sessions,
+            tables.invalidations,
+            tables.erasures,
+            facts_to_columns=lambda f: {
+                **{c: getattr(f, c) for c in FACT_COLUMNS},
+                "skill_scores": dict(f.skill_scores),
+            },
+            columns_to_facts=lambda row: SessionFacts(
+                **{c: row[c] for c in FACT_COLUMNS}, skill_scores=row["skill_scores"]
+            ),
+        )
+
+    def topics(self, settings: Settings) -> list[str]:
+        return [settings.profiler_topic]
+
+    def accepts(self, event: AnyEvent) -> bool:
+        return event.event_type != "mentorship.assignment.changed"
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
+        grouped = by_learner(events)
+        before = await self._store.load(conn, grouped)
+        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
+        await self._store.save(conn, before, after)
+
+        changed: dict[str, Profile] = {}
+        removed: list[str] = []
+        for user_id, state in after.items():
+            if state is before[user_id]:
+                continue
+            profile = current_profile(state)
+            if profile is None:
+                removed.append(user_id)
+            elif profile != current_profile(before[user_id]):
+                changed[user_id] = profile
+        await self._write(conn, changed, removed)
+
+    async def _write(
+        self, conn: AsyncConnection, changed: dict[str, Profile], removed: list[str]
+    ) -> None:
+        """Set-based: a changed learner's skill rows are replaced as a whole, so a skill the
+        new current session lacks does not linger."""
+        profiles, scores = tables.profiles, tables.skill_scores
+        stale = removed + list(changed)
+        if stale:
+            await conn.execute(delete(scores).where(scores.c.user_id.in_(stale)))
+        if removed:
+            await conn.execute(delete(profiles).where(profiles.c.user_id.in_(removed)))
+        if not changed:
+            return
+        now = datetime.now(UTC)
+        stmt = insert(profiles)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={c: stmt.excluded[c] for c in (*PROFILE_COLUMNS, "updated_at")},
+            ),
+            [profile_row(u, p, now) for u, p in changed.items()],
+        )
+        await conn.execute(
+            insert(scores), [row for u, p in changed.items() for row in skill_rows(u, p)]
+        )

@@ -1,0 +1,238 @@
+"""Integration 7 — enterprise dashboard: cohort and enterprise analytics.
+
+Reads one group's aggregate row, its skill rows and its placements (never learners), in one
+snapshot. Who may read (CONTRACT): a cohort's `cohort_admin`, the `enterprise_admin` of the
+enterprise it belongs to, any `platform_admin`; an enterprise's own `enterprise_admin` and
+any `platform_admin`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consumers.analytics import tables
+from consumers.analytics.decide import (
+    COHORT,
+    DIFFICULTIES,
+    ENTERPRISE,
+    Report,
+    SkillTotals,
+    Totals,
+    report,
+)
+from hub.api.access import Decision
+from hub.api.auth import Principal
+from hub.api.deps import Caller, Conn, enforce
+
+router = APIRouter(prefix="/api/v1/profiler/admin", tags=["analytics"])
+
+ENTERPRISE_READERS = frozenset({"enterprise_admin", "platform_admin"})
+GroupId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def may_read_cohort(
+    principal: Principal, cohort_id: str, enterprise_ids: Collection[str]
+) -> Decision:
+    """`enterprise_ids`: the enterprises of the cohort's current learners. A cohort belongs to
+    an enterprise when that is the only one; a cohort spanning several is for its cohort
+    admins and platform admins alone."""
+    if "platform_admin" in principal.roles:
+        return Decision(True, "platform_admin")
+    if "cohort_admin" in principal.roles and cohort_id in principal.cohort_ids:
+        return Decision(True, "cohort_admin of the cohort")
+    if "enterprise_admin" in principal.roles and principal.enterprise_id is not None:
+        if set(enterprise_ids) == {principal.enterprise_id}:
+            return Decision(True, "enterprise_admin of the cohort's enterprise")
+        if principal.enterprise_id in enterprise_ids:
+            return Decision(False, f"cohort {cohort_id} spans enterprises "
+                                   f"{sorted(enterprise_ids)}, not only {principal.enterprise_id}")
+    return Decision(False, f"{principal.user_id} is not cohort_admin of {cohort_id}, "
+                           "enterprise_admin of its enterprise, nor platform_admin")
+
+
+def may_read_enterprise(principal: Principal, enterprise_id: str | None) -> Decision:
+    if "platform_admin" in principal.roles:
+        return Decision(True, "platform_admin")
+    if "enterprise_admin" not in principal.roles:
+        return Decision(False, f"{principal.user_id} is neither enterprise_admin nor "
+                               "platform_admin")
+    if enterprise_id is not None and principal.enterprise_id == enterprise_id:
+        return Decision(True, "enterprise_admin of the enterprise")
+    return Decision(False, f"{principal.user_id} is enterprise_admin of "
+                           f"{principal.enterprise_id}, not of {enterprise_id}")
+
+
+class GroupAnalytics(BaseModel):
+    learners: int = Field(ge=0, description="Learners whose current session names the group.")
+    sessions_completed: int = Field(ge=0, description="Valid sessions naming the group.")
+    average_overall_score: float | None = Field(
+        description="Mean overall score of the learners' current sessions; null with none.")
+    difficulty_distribution: dict[str, int] = Field(
+        description="Mission difficulty \"1\"…\"5\" → learners.")
+    skill_averages: dict[str, float] = Field(
+        description="Skill → mean score over the current sessions that have it.")
+    freshness: datetime | None = Field(
+        description="occurred_at of the newest event the projection applied.")
+
+
+class CohortAnalyticsOut(GroupAnalytics):
+    cohort_id: str
+    enterprise_ids: list[str] = Field(
+        description="Enterprises of the cohort's current learners (normally one).")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"cohort_id": "cohort-03", "enterprise_ids": ["enterprise-b"], "learners": 42,
+                 "sessions_completed": 97, "average_overall_score": 61.4,
+                 "difficulty_distribution": {"1": 2, "2": 6, "3": 14, "4": 15, "5": 5},
+                 "skill_averages": {"incident_response": 63.2, "network_security": 58.9},
+                 "freshness": "2026-02-09T10:15:00Z"}
+            ]
+        }
+    }
+
+
+class CohortLearners(BaseModel):
+    cohort_id: str
+    learners: int = Field(ge=1, description="The enterprise's current learners in the cohort.")
+
+
+class EnterpriseAnalyticsOut(GroupAnalytics):
+    enterprise_id: str
+    cohorts: list[CohortLearners]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"enterprise_id": "enterprise-b", "learners": 130, "sessions_completed": 301,
+                 "average_overall_score": 59.8,
+                 "difficulty_distribution": {"1": 9, "2": 20, "3": 44, "4": 41, "5": 16},
+                 "skill_averages": {"compliance": 55.0, "network_security": 60.1},
+                 "cohorts": [{"cohort_id": "cohort-03", "learners": 42},
+                             {"cohort_id": "cohort-05", "learners": 88}],
+                 "freshness": "2026-02-09T10:15:00Z"}
+            ]
+        }
+    }
+
+
+async def _group(conn: AsyncConnection, scope: str, group_id: str) -> Report | None:
+    t, s = tables.group_totals, tables.group_skills
+    row = (
+        await conn.execute(select(t).where(t.c.scope == scope, t.c.group_id == group_id))
+    ).mappings().first()
+    if row is None:
+        return None
+    skills = await conn.execute(
+        select(s.c.skill, s.c.score_sum, s.c.scores).where(
+            s.c.scope == scope, s.c.group_id == group_id
+        )
+    )
+    totals = Totals(
+        row["learners"], row["score_sum"],
+        tuple(row[f"difficulty_{d}"] for d in DIFFICULTIES), row["sessions_completed"],
+    )
+    return report(totals, {skill: SkillTotals(total, n) for skill, total, n in skills})
+
+
+async def _freshness(conn: AsyncConnection) -> datetime | None:
+    return (await conn.execute(select(func.max(tables.positions.c.last_event_at)))).scalar()
+
+
+async def _snapshot(conn: AsyncConnection) -> AsyncConnection:
+    """Totals, skills and placements of one group read from one committed state."""
+    return await conn.execution_options(isolation_level="REPEATABLE READ")
+
+
+def _resource(request: Request) -> str:
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or bad token"}, 400: {"description": "invalid parameter"},
+}
+
+
+@router.get(
+    "/cohorts/{cohort_id}/analytics",
+    response_model=CohortAnalyticsOut,
+    summary="A cohort's learners, sessions, average score, difficulties and skill averages",
+    responses={**ERRORS,
+               403: {"description": "not cohort_admin of it, enterprise_admin of its "
+                                    "enterprise, nor platform_admin"},
+               404: {"description": "no learner and no valid session names the cohort"}},
+)
+async def cohort_analytics(
+    request: Request, caller: Caller, conn: Conn, cohort_id: GroupId
+) -> CohortAnalyticsOut:
+    conn = await _snapshot(conn)
+    p = tables.placements
+    enterprise_ids = list(
+        (await conn.execute(
+            select(p.c.enterprise_id).where(p.c.cohort_id == cohort_id).order_by(p.c.enterprise_id)
+        )).scalars()
+    )
+    await enforce(request, may_read_cohort(caller, cohort_id, enterprise_ids), caller,
+                  _resource(request))
+    found = await _group(conn, COHORT, cohort_id)
+    if found is None:
+        raise HTTPException(404, detail=f"no analytics for cohort {cohort_id}")
+    return CohortAnalyticsOut(cohort_id=cohort_id, enterprise_ids=enterprise_ids,
+                              freshness=await _freshness(conn), **asdict(found))
+
+
+@router.get(
+    "/enterprise/analytics",
+    response_model=EnterpriseAnalyticsOut,
+    summary="An enterprise's analytics over its learners, with its cohorts",
+    responses={**ERRORS,
+               403: {"description": "not enterprise_admin of it, nor platform_admin"},
+               404: {"description": "no learner and no valid session names the enterprise"}},
+)
+async def enterprise_analytics(
+    request: Request,
+    caller: Caller,
+    conn: Conn,
+    enterprise_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64,
+              description="Defaults to the caller's enterprise (enterprise_admin); "
+                          "required for a platform_admin."),
+    ] = None,
+) -> EnterpriseAnalyticsOut:
+    target = enterprise_id or (
+        caller.enterprise_id if "enterprise_admin" in caller.roles else None
+    )
+    if target is None and caller.roles & ENTERPRISE_READERS:
+        raise RequestValidationError([{
+            "type": "missing", "loc": ("query", "enterprise_id"), "input": None,
+            "msg": "required: the token names no enterprise to default to",
+        }])
+    await enforce(request, may_read_enterprise(caller, target), caller, _resource(request))
+    assert target is not None  # refused above otherwise
+    conn = await _snapshot(conn)
+    found = await _group(conn, ENTERPRISE, target)
+    if found is None:
+        raise HTTPException(404, detail=f"no analytics for enterprise {target}")
+    p = tables.placements
+    cohorts = await conn.execute(
+        select(p.c.cohort_id, p.c.learners).where(p.c.enterprise_id == target)
+        .order_by(p.c.cohort_id)
+    )
+    return EnterpriseAnalyticsOut(
+        enterprise_id=target,
+        cohorts=[CohortLearners(cohort_id=c, learners=n) for c, n in cohorts],
+        freshness=await _freshness(conn),
+        **asdict(found),
+    )

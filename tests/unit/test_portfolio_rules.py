@@ -1,0 +1,128 @@
+"""Portfolio items and the current value statement from a learner's lifecycle, without I/O."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.lifecycle import LearnerState, fold
+from consumers.portfolio.decide import item_id_for, portfolio_items, session_facts
+from producers.oracle_portfolio import ExpectedItem, ExpectedStatement, portfolios
+from schemas.session_completed import ValueAnswers
+from tests.support.events import at, completed, erased, invalidated
+
+
+def answered(event, values=("integrity",), motivation="m", goal="g", track="defender"):
+    """`event` (a completion) with other value answers and track."""
+    data = event.data.model_copy(update={
+        "track": track,
+        "value_answers": ValueAnswers(core_values=list(values), motivation=motivation,
+                                      impact_goal=goal),
+    })
+    return event.model_copy(update={"data": data})
+
+
+def state_after(events):
+    return fold(LearnerState(), events, session_facts)
+
+
+def items_after(events) -> list[ExpectedItem]:
+    """The projection's items in the oracle's shape and order (newest session first)."""
+    items = sorted(portfolio_items(state_after(events)).values(),
+                   key=lambda i: (i.created_at, str(i.profiler_session_id)), reverse=True)
+    return [ExpectedItem(i.item_id, i.profiler_session_id, i.facts.title, i.facts.statement,
+                         i.status, i.created_at, i.withdrawn_at) for i in items]
+
+
+def statement_after(events) -> ExpectedStatement | None:
+    current = state_after(events).current()
+    if current is None:
+        return None
+    f = current.facts
+    return ExpectedStatement(current.session_id, f.statement, f.core_values, f.motivation,
+                             f.impact_goal, f.track, current.completed_at)
+
+
+def test_one_item_per_session_however_often_it_arrives():
+    first = answered(completed("u", minute=0), ["courage", "service"], "I care.", "Lead.")
+    items = items_after([first, first, first])
+    assert len(items) == 1
+    item = items[0]
+    assert item.item_id == item_id_for(first.data.session_id)
+    assert (item.status, item.created_at, item.withdrawn_at) == ("active", at(0), None)
+    assert item.statement == ("I am driven by courage and service. I care. My goal: Lead. "
+                              "My track: defender.")
+
+
+def test_invalidation_withdraws_in_either_order_and_current_falls_back():
+    old = answered(completed("u", minute=0), ["fairness"], track="grc")
+    new = answered(completed("u", minute=10), ["courage"])
+    kill = invalidated("u", new.data.session_id, minute=20)
+    for arrival in ([old, new, kill], [kill, new, old], [new, kill, old]):
+        items = items_after(arrival)
+        assert [(i.profiler_session_id, i.status, i.withdrawn_at) for i in items] == [
+            (new.data.session_id, "withdrawn", at(20)), (old.data.session_id, "active", None)]
+        current = statement_after(arrival)
+        assert (current.profiler_session_id, current.track) == (old.data.session_id, "grc")
+
+
+def test_invalidation_alone_makes_no_item():
+    assert items_after([invalidated("u", uuid.uuid4(), minute=3)]) == []
+
+
+def test_retake_becomes_the_current_statement_but_both_items_remain():
+    first = answered(completed("u", minute=0), ["integrity"])
+    retake = answered(completed("u", minute=30), ["curiosity", "ownership"], goal="Build.")
+    current = statement_after([retake, first])
+    assert current.profiler_session_id == retake.data.session_id
+    assert current.core_values == ("curiosity", "ownership")
+    assert [i.status for i in items_after([retake, first])] == ["active", "active"]
+
+
+def test_erasure_forgets_older_sessions_but_keeps_later_ones():
+    before = completed("u", minute=0)
+    gone = erased("u", minute=30)
+    later = completed("u", minute=40)
+    assert items_after([before, gone]) == [] and statement_after([gone, before]) is None
+    assert [i.profiler_session_id for i in items_after([gone, later, before])] == [
+        later.data.session_id]
+
+
+VALUE_CHOICES = ["integrity", " curiosity ", "Integrity", "", "resilience", "service"]
+TEXTS = ["", "  ", "I protect people.", "  to  grow\n", "Why not?"]
+
+
+@st.composite
+def learner_histories(draw):
+    """Sessions with varied answers (some invalidated, some tied in time), maybe an erasure."""
+    user = "learner-h"
+    events = []
+    minutes = st.integers(min_value=0, max_value=60)
+    for index in range(draw(st.integers(min_value=0, max_value=6))):
+        minute = draw(minutes)
+        session = answered(
+            completed(user, minute=minute, session_id=uuid.UUID(
+                int=(draw(st.integers(0, 2**32)) << 8) | index)),
+            draw(st.lists(st.sampled_from(VALUE_CHOICES), min_size=1, max_size=10)),
+            draw(st.sampled_from(TEXTS)), draw(st.sampled_from(TEXTS)),
+            draw(st.sampled_from(["defender", "grc", " leadership "])),
+        )
+        events.append(session)
+        if draw(st.integers(0, 3)) == 0:
+            events.append(invalidated(user, session.data.session_id, minute=draw(minutes)))
+    if draw(st.integers(0, 4)) == 0:
+        events.append(erased(user, minute=draw(minutes)))
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), history=learner_histories())
+def test_any_order_and_duplication_matches_the_oracle(data, history):
+    duplicated = history + data.draw(st.lists(st.sampled_from(history), max_size=5)
+                                     if history else st.just([]))
+    arrival = data.draw(st.permutations(duplicated))
+    expected = portfolios(history).get("learner-h")
+    assert items_after(arrival) == (list(expected.items) if expected else [])
+    assert statement_after(arrival) == (expected.current if expected else None)
