@@ -1,0 +1,205 @@
+"""Every role × endpoint × relationship of CONTRACT.md's read API, on the real database.
+
+One learner L (cohort c1, enterprise e1, opted in to the marketplace) and another M (c2, e2,
+not opted in); mentor-1 actively assigned to L, mentor-2 assigned and then unassigned,
+mentor-3 never assigned. Every refusal is answered 403 and recorded in the audit table.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.api.app import create_app
+from hub.api.audit import access_denials
+from hub.api.auth import issue_token
+from hub.db import create_engine
+from hub.projections import all_projections
+from hub.streaming.applier import BatchApplier
+from hub.streaming.bulk import replay_to_end
+from hub.streaming.dead_letters import DeadLetterSink
+from hub.streaming.runtime import dead_letter_producer
+from tests.support.events import assignment, completed
+from tests.support.kafka import publish_events
+
+OK, DENIED = 200, 403
+
+
+def principals(u: str, secret: str) -> dict[str, str]:
+    def token(sub, roles, **claims):
+        return issue_token(secret, sub, roles, **claims)
+
+    return {
+        "self": token(f"{u}-L", ["learner"]),
+        "other_learner": token(f"{u}-M", ["learner"]),
+        "mentor_active": token(f"{u}-mentor-1", ["mentor"]),
+        "mentor_inactive": token(f"{u}-mentor-2", ["mentor"]),
+        "mentor_unassigned": token(f"{u}-mentor-3", ["mentor"]),
+        "cohort_admin_own": token(f"{u}-ca1", ["cohort_admin"], cohort_ids=[f"{u}-c1"]),
+        "cohort_admin_other": token(f"{u}-ca2", ["cohort_admin"], cohort_ids=[f"{u}-c2"]),
+        "enterprise_admin_own": token(f"{u}-ea1", ["enterprise_admin"], enterprise_id=f"{u}-e1"),
+        "enterprise_admin_other": token(f"{u}-ea2", ["enterprise_admin"], enterprise_id=f"{u}-e2"),
+        "platform_admin": token(f"{u}-pa", ["platform_admin"]),
+    }
+
+
+LEARNER_RULE = {
+    "self": OK,
+    "other_learner": DENIED,
+    "mentor_active": OK,
+    "mentor_inactive": DENIED,
+    "mentor_unassigned": DENIED,
+    "cohort_admin_own": OK,
+    "cohort_admin_other": DENIED,
+    "enterprise_admin_own": OK,
+    "enterprise_admin_other": DENIED,
+    "platform_admin": OK,
+}
+MENTEE_RESULTS_RULE = {**LEARNER_RULE, "self": DENIED}  # CONTRACT: mentors and admins only
+TALENT_RULE = {
+    **dict.fromkeys(LEARNER_RULE, DENIED),
+    "enterprise_admin_own": OK,
+    "enterprise_admin_other": OK,
+    "platform_admin": OK,
+}
+COHORT_RULE = {
+    **dict.fromkeys(LEARNER_RULE, DENIED),
+    "cohort_admin_own": OK,
+    "enterprise_admin_own": OK,
+    "platform_admin": OK,
+}
+ENTERPRISE_RULE = {
+    **dict.fromkeys(LEARNER_RULE, DENIED),
+    "enterprise_admin_own": OK,
+    "platform_admin": OK,
+}
+
+
+def endpoints(u: str) -> dict[str, tuple[str, dict[str, int]]]:
+    learner = f"?user_id={u}-L"
+    return {
+        "difficulty": (f"/api/v1/missions/difficulty{learner}", LEARNER_RULE),
+        "recommendations": (f"/api/v1/recipes/profiler-recommendations{learner}", LEARNER_RULE),
+        "value_statement": (f"/api/v1/profiler/value-statement{learner}", LEARNER_RULE),
+        "portfolio_items": (f"/api/v1/portfolio/items{learner}", LEARNER_RULE),
+        "leadership_identity": (f"/api/v1/leadership/identity{learner}", LEARNER_RULE),
+        "mentee_results": (f"/api/v1/profiler/mentees/{u}-L/results", MENTEE_RESULTS_RULE),
+        "talent_matches": (
+            "/api/v1/marketplace/talent-matches/profiler?skill=network_security",
+            TALENT_RULE,
+        ),
+        "cohort_analytics": (f"/api/v1/profiler/admin/cohorts/{u}-c1/analytics", COHORT_RULE),
+        "enterprise_analytics": (
+            f"/api/v1/profiler/admin/enterprise/analytics?enterprise_id={u}-e1",
+            ENTERPRISE_RULE,
+        ),
+    }
+
+
+@pytest.fixture
+async def world(settings, unique):
+    """Publish L's and M's facts and apply them to every projection."""
+    u = unique
+    profiler = [
+        completed(
+            f"{u}-L",
+            minute=1,
+            level="advanced",
+            score=72,
+            cohort_id=f"{u}-c1",
+            enterprise_id=f"{u}-e1",
+            opt_in=True,
+        ),
+        completed(
+            f"{u}-M",
+            minute=2,
+            level="beginner",
+            score=35,
+            cohort_id=f"{u}-c2",
+            enterprise_id=f"{u}-e2",
+            opt_in=False,
+        ),
+    ]
+    mentorship = [
+        assignment(f"{u}-mentor-1", f"{u}-L", active=True, minute=3),
+        assignment(f"{u}-mentor-2", f"{u}-L", active=True, minute=3),
+        assignment(f"{u}-mentor-2", f"{u}-L", active=False, minute=4),
+    ]
+    await publish_events(settings.kafka_bootstrap, settings.profiler_topic, profiler)
+    await publish_events(settings.kafka_bootstrap, settings.mentorship_topic, mentorship)
+    engine = create_engine(settings)
+    producer = dead_letter_producer(settings)
+    await producer.start()
+    try:
+        for name, projection in all_projections().items():
+            sink = DeadLetterSink(producer, settings.dead_letter_topic(name), name)
+            applier = BatchApplier(projection, engine, sink, settings)
+            stats = await replay_to_end(
+                applier, settings.kafka_bootstrap, projection.topics(settings)
+            )
+            assert stats.dead_lettered == 0, name
+        yield engine
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def client(settings, world):
+    app = create_app(settings)
+    app.state.engine = world  # the lifespan would make its own; share the test's
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub"
+    ) as http:
+        yield http
+
+
+async def denials(engine) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(access_denials))).scalar()
+
+
+async def test_every_role_on_every_endpoint(client, world, settings, unique):
+    tokens = principals(unique, settings.jwt_secret)
+    mismatches = []
+    for endpoint, (url, rule) in endpoints(unique).items():
+        for who, token in tokens.items():
+            before = await denials(world)
+            response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+            if response.status_code != rule[who]:
+                mismatches.append((endpoint, who, response.status_code, response.text[:200]))
+                continue
+            audited = await denials(world) - before
+            if audited != (1 if rule[who] == DENIED else 0):
+                mismatches.append((endpoint, who, "audit rows", audited))
+            if rule[who] == DENIED:
+                assert response.json()["detail"].startswith("forbidden: "), response.text
+        anonymous = await client.get(url)
+        if anonymous.status_code != 401:
+            mismatches.append((endpoint, "no token", anonymous.status_code, anonymous.text[:200]))
+    assert mismatches == []
+
+
+async def test_talent_matches_show_only_opted_in_learners_of_the_callers_enterprise(
+    client, settings, unique
+):
+    tokens = principals(unique, settings.jwt_secret)
+    url = "/api/v1/marketplace/talent-matches/profiler?skill=network_security&limit=100"
+
+    def users(response):
+        return {item["user_id"] for item in response.json()["items"]}
+
+    own = await client.get(
+        url, headers={"Authorization": f"Bearer {tokens['enterprise_admin_own']}"}
+    )
+    other = await client.get(
+        url, headers={"Authorization": f"Bearer {tokens['enterprise_admin_other']}"}
+    )
+    platform = await client.get(
+        url, headers={"Authorization": f"Bearer {tokens['platform_admin']}"}
+    )
+    assert f"{unique}-L" in users(own)
+    assert f"{unique}-L" not in users(other)  # another enterprise's learner
+    assert f"{unique}-M" not in users(other) | users(platform)  # never opted in
+    assert f"{unique}-L" in users(platform)
