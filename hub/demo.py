@@ -7,14 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 
 from hub.api.auth import issue_token
 from hub.db import create_engine
+from hub.demo_summary import actual_figures, expected_figures, render
 from hub.lag import end_offsets, stored_positions
 from hub.projections import all_projections
 from hub.settings import PROJECT_ROOT, Settings
-from producers.oracle import difficulties as expected_difficulties
 from producers.sample import SampleTraffic, generate_sample
 
 LOG_DIR = PROJECT_ROOT / ".stack" / "demo"
@@ -23,8 +22,13 @@ LOG_DIR = PROJECT_ROOT / ".stack" / "demo"
 def _spawn(args: list[str], name: str) -> subprocess.Popen:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", *args], stdout=log,
-                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+    )
 
 
 async def wait_caught_up(settings: Settings, timeout: float) -> float:
@@ -47,38 +51,35 @@ async def wait_caught_up(settings: Settings, timeout: float) -> float:
         await engine.dispose()
 
 
-async def projection_summary(settings: Settings) -> dict[str, dict[str, int]]:
-    from sqlalchemy import func, select
-
-    from consumers.missions import tables
-
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                select(tables.difficulty.c.difficulty, func.count())
-                .group_by(tables.difficulty.c.difficulty)
-            )
-            distribution = {str(level): n for level, n in rows}
-    finally:
-        await engine.dispose()
-    return {"difficulty_distribution": distribution}
-
-
-def expected_summary(sample: SampleTraffic) -> dict[str, dict[str, int]]:
-    counted = Counter(expected_difficulties(sample.profiler_events()).values())
-    return {"difficulty_distribution": {str(level): n for level, n in sorted(counted.items())}}
-
-
 def curl_examples(settings: Settings, sample: SampleTraffic) -> list[str]:
+    """One curl per endpoint, with tokens for a learner and a platform admin."""
     base = f"http://{settings.api_host}:{settings.api_port}"
-    learner = sample.user_ids[0] if sample.user_ids else "learner-0001"
-    learner_token = issue_token(settings.jwt_secret, learner, ["learner"])
-    admin_token = issue_token(settings.jwt_secret, "ops-admin", ["platform_admin"])
+    learner = sample.user_ids[0]
+    completion = next(
+        e
+        for e in sample.profiler_events()
+        if e.key == learner and e.event_type == "profiler.session.completed"
+    )
+    cohort = completion.data.cohort_id or "cohort-01"
+    enterprise = completion.data.enterprise_id or "enterprise-a"
+    admin = issue_token(settings.jwt_secret, "ops-admin", ["platform_admin"])
+    own = issue_token(settings.jwt_secret, learner, ["learner"])
+    auth = '-H "Authorization: Bearer $ADMIN_TOKEN"'
     return [
-        f"curl -s -H 'Authorization: Bearer {learner_token}' '{base}/api/v1/missions/difficulty'",
-        f"curl -s -H 'Authorization: Bearer {admin_token}' "
-        f"'{base}/api/v1/missions/difficulty?user_id={learner}'",
+        f"export LEARNER_TOKEN={own}",
+        f"export ADMIN_TOKEN={admin}",
+        f'curl -s -H "Authorization: Bearer $LEARNER_TOKEN" {base}/api/v1/missions/difficulty',
+        f"curl -s {auth} '{base}/api/v1/missions/difficulty?user_id={learner}'",
+        f"curl -s {auth} '{base}/api/v1/recipes/profiler-recommendations?user_id={learner}'",
+        f"curl -s {auth} '{base}/api/v1/profiler/value-statement?user_id={learner}'",
+        f"curl -s {auth} '{base}/api/v1/portfolio/items?user_id={learner}'",
+        f"curl -s {auth} '{base}/api/v1/leadership/identity?user_id={learner}'",
+        f"curl -s {auth} {base}/api/v1/profiler/mentees/{learner}/results",
+        f"curl -s {auth} '{base}/api/v1/marketplace/talent-matches/profiler"
+        "?skill=network_security:60&limit=5'",
+        f"curl -s {auth} {base}/api/v1/profiler/admin/cohorts/{cohort}/analytics",
+        f"curl -s {auth} '{base}/api/v1/profiler/admin/enterprise/analytics"
+        f"?enterprise_id={enterprise}'",
         f"curl -s {base}/readyz",
     ]
 
@@ -90,12 +91,14 @@ async def api_answer(settings: Settings, sample: SampleTraffic, timeout: float =
     learner = sample.user_ids[0]
     token = issue_token(settings.jwt_secret, learner, ["learner"])
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=f"http://{settings.api_host}:{settings.api_port}",
-                                 timeout=5) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://{settings.api_host}:{settings.api_port}", timeout=5
+    ) as client:
         while True:
             try:
-                response = await client.get("/api/v1/missions/difficulty",
-                                            headers={"Authorization": f"Bearer {token}"})
+                response = await client.get(
+                    "/api/v1/missions/difficulty", headers={"Authorization": f"Bearer {token}"}
+                )
                 return f"API answers for {learner}: {response.status_code} {response.text}"
             except httpx.TransportError:
                 if time.monotonic() > deadline:
@@ -103,8 +106,9 @@ async def api_answer(settings: Settings, sample: SampleTraffic, timeout: float =
                 await asyncio.sleep(0.3)
 
 
-def run_demo(settings_factory, *, once: bool, count: int, users: int, cohorts: int,
-             seed: int) -> int:
+def run_demo(
+    settings_factory, *, once: bool, count: int, users: int, cohorts: int, seed: int
+) -> int:
     from hub.migrate import migrate
     from hub.stack.api import ensure_stack_up
 
@@ -115,8 +119,10 @@ def run_demo(settings_factory, *, once: bool, count: int, users: int, cohorts: i
     created = migrate(settings)
     print(f"  topics created: {', '.join(created) or 'none (all existed)'}")
 
-    children = [_spawn(["worker", "--all"], "workers"),
-                _spawn(["api", "--port", str(settings.api_port)], "api")]
+    children = [
+        _spawn(["worker", "--all"], "workers"),
+        _spawn(["api", "--port", str(settings.api_port)], "api"),
+    ]
     try:
         sample = generate_sample(count, users, cohorts, seed)
         print(f"== publishing {len(sample.messages)} sample messages (seed {seed})")
@@ -125,22 +131,16 @@ def run_demo(settings_factory, *, once: bool, count: int, users: int, cohorts: i
         asyncio.run(publish_sample(settings, sample))
         seconds = asyncio.run(wait_caught_up(settings, timeout=600))
         print(f"== projections caught up ({seconds:.1f}s after publishing)")
-        published = sample.counts()
-        actual = asyncio.run(projection_summary(settings))
-        expected = expected_summary(sample)
         print("published:")
-        for key, value in published.items():
+        for key, value in sample.counts().items():
             print(f"  {key:34} {value}")
-        print("missions projection (learners per difficulty; others default to 1):")
-        dist = actual["difficulty_distribution"]
-        for level in "12345":
-            want = expected["difficulty_distribution"].get(level, 0)
-            print(f"  difficulty {level}: {dist.get(level, 0):6}   expected {want}")
-        learners = sum(dist.values())
-        print(f"  learners with a current session: {learners}; "
-              f"default (no valid session): {len(sample.user_ids) - learners}")
+        actual = asyncio.run(actual_figures(settings))
+        expected = expected_figures(sample)
+        print("projections (each beside what the published events imply):")
+        for line in render(actual, expected):
+            print(line)
         matches = actual == expected
-        print(f"== projection {'MATCHES' if matches else 'DOES NOT MATCH'} the published events")
+        print(f"== projections {'MATCH' if matches else 'DO NOT MATCH'} the published events")
         print(asyncio.run(api_answer(settings, sample)))
         print("try the read API:")
         for line in curl_examples(settings, sample):

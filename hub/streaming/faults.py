@@ -10,6 +10,9 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 _TRANSIENT_PG = (
+    # A missing table, column or privilege is a deployment fault that a migration or a grant
+    # heals, never something wrong with the event: wait for the fix, do not dead-letter.
+    asyncpg.exceptions.SyntaxOrAccessError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.SerializationError,

@@ -107,3 +107,30 @@ async def test_bad_records_are_dead_lettered_with_reason_and_the_rest_applies(
     assert headers["trace"] == b"t-1"
     assert headers["dlq.source.offset"] == b"0" and headers["dlq.source.partition"] == b"1"
     assert headers["dlq.consumer"] == b"missions"
+
+
+async def test_a_missing_table_is_waited_out_not_dead_lettered(settings, unique):
+    """A deployment fault (tables not migrated) must never turn events into dead letters."""
+    import asyncio
+
+    engine = create_engine(settings)
+    producer = dead_letter_producer(settings)
+    await producer.start()
+    try:
+        sink = DeadLetterSink(producer, settings.dead_letter_topic("missions"), "missions")
+        unmigrated = BatchApplier(MissionsProjection(), engine, sink, settings,
+                                  table_set=f"missing_{unique}")
+        records = as_records(settings.profiler_topic, history(unique))
+        task = asyncio.create_task(unmigrated.apply(records))
+        await db.wait_until(lambda: _true_when(unmigrated.retrying), what="retrying")
+        assert not task.done()
+        task.cancel()
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    assert await read_all(settings.kafka_bootstrap, settings.dead_letter_topic("missions"),
+                          1, timeout=2) == []
+
+
+async def _true_when(flag: bool) -> bool:
+    return flag
