@@ -89,6 +89,106 @@ def worker(
     run_worker(name, get_settings())
 
 
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: list, show, redrive.")
+app.add_typer(dlq_app, name="dlq")
+ConsumerArg = Annotated[str, typer.Argument(help="Consumer, e.g. missions")]
+
+
+def _consumer(name: str) -> str:
+    from hub.projections import all_projections
+
+    if name not in all_projections():
+        raise typer.BadParameter(
+            f"unknown consumer {name!r}; known: {', '.join(all_projections())}"
+        )
+    return name
+
+
+@dlq_app.command("list")
+def dlq_list(consumer: ConsumerArg) -> None:
+    """One line per dead letter: reference, reason, source position, time, key, size."""
+    import asyncio
+
+    from hub.dlq import read_dead_letters
+
+    letters = asyncio.run(read_dead_letters(get_settings(), _consumer(consumer)))
+    typer.echo(f"{len(letters)} dead letters in {get_settings().dead_letter_topic(consumer)}")
+    for letter in letters:
+        s = letter.summary()
+        typer.echo(
+            f"  {s['ref']:>10}  {s['reason']:24} from {s['source']:32} {s['time']}  "
+            f"key={s['key']} {s['bytes']}B"
+        )
+
+
+@dlq_app.command("show")
+def dlq_show(
+    consumer: ConsumerArg,
+    ref: Annotated[str, typer.Argument(help="PARTITION:OFFSET from `hub dlq list`")],
+) -> None:
+    """Everything about one dead letter: reason, exception, headers, the original value."""
+    import asyncio
+    import json
+
+    from hub.dlq import read_dead_letters
+
+    letters = asyncio.run(read_dead_letters(get_settings(), _consumer(consumer)))
+    found = [letter for letter in letters if letter.ref == ref]
+    if not found:
+        typer.echo(f"no dead letter {ref} for {consumer}", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(found[0].detail(), indent=2, default=str))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    consumer: ConsumerArg,
+    refs: Annotated[list[str] | None, typer.Argument(help="PARTITION:OFFSET to redrive")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead letter not redriven yet")] = False,
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Act; without it, only the plan")
+    ] = False,
+) -> None:
+    """Republish dead letters to their source topic after a fix (each one at most once)."""
+    import asyncio
+
+    from hub.db import create_engine
+    from hub.dlq import already_redriven, read_dead_letters, redrive
+
+    settings = get_settings()
+    if all_ == bool(refs):
+        raise typer.BadParameter("give PARTITION:OFFSET references or --all")
+
+    async def run() -> None:
+        engine = create_engine(settings, pool_size=1)
+        try:
+            letters = await read_dead_letters(settings, _consumer(consumer))
+            done = await already_redriven(engine, settings.dead_letter_topic(consumer))
+            known = {letter.ref for letter in letters}
+            missing = sorted(set(refs or ()) - known)
+            if missing:
+                typer.echo(f"no such dead letters: {', '.join(missing)}", err=True)
+                raise typer.Exit(2)
+            chosen = [x for x in letters if (all_ or x.ref in refs) and x.ref not in done]
+            skipped = len([x for x in letters if (all_ or x.ref in refs) and x.ref in done])
+            typer.echo(
+                f"plan: redrive {len(chosen)} dead letters of {consumer} "
+                f"({skipped} already redriven, left alone)"
+            )
+            for letter in chosen:
+                s = letter.summary()
+                typer.echo(f"  {s['ref']:>10}  {s['reason']:24} -> {s['source'].split(':')[0]}")
+            if not execute:
+                typer.echo("nothing done: add --execute to republish")
+                return
+            sent = await redrive(settings, engine, consumer, chosen)
+            typer.echo(f"redriven: {len(sent)}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,

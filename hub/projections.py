@@ -24,5 +24,7 @@ def all_metadata() -> list[MetaData]:
     """Every table the migrations own: each projection's table set, and the audit trail."""
     from hub.api.audit import metadata as audit_metadata
     from hub.catalog_store import metadata as catalog_metadata
+    from hub.dlq import metadata as dlq_metadata
 
-    return [p.metadata for p in all_projections().values()] + [audit_metadata, catalog_metadata]
+    owned = [audit_metadata, catalog_metadata, dlq_metadata]
+    return [p.metadata for p in all_projections().values()] + owned

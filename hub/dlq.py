@@ -1,0 +1,166 @@
+"""Dead letters: list, show and redrive what a consumer refused.
+
+A redrive republishes the original key, value and headers to the topic the record came from,
+with `hub.redriven-from` naming the dead letter, and records the redrive in
+`hub_dlq.redrives`, so the same dead letter is never redriven twice. The republished event
+keeps its `event_id`; every projection applies it once (positions and idempotent writes), also
+the ones that had applied it before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.settings import Settings
+from hub.streaming.bulk import topic_partitions
+from hub.streaming.dead_letters import HEADER_PREFIX
+
+SCHEMA = "hub_dlq"
+metadata = MetaData()
+
+redrives = Table(
+    "redrives",
+    metadata,
+    Column("dead_letter_topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("offset", BigInteger, primary_key=True),
+    Column("redriven_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    schema=SCHEMA,
+)
+
+REDRIVEN_FROM = "hub.redriven-from"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    def header(self, name: str) -> str:
+        return dict(self.headers).get(name, b"").decode("utf-8", "replace")
+
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        return [(k, v) for k, v in self.headers if not k.startswith(HEADER_PREFIX)]
+
+    def summary(self) -> dict[str, str]:
+        return {
+            "ref": self.ref,
+            "reason": self.header("dlq.reason"),
+            "source": f"{self.header('dlq.source.topic')}:{self.header('dlq.source.partition')}"
+            f":{self.header('dlq.source.offset')}",
+            "time": self.header("dlq.time"),
+            "key": (self.key or b"").decode("utf-8", "replace"),
+            "bytes": str(len(self.value or b"")),
+        }
+
+    def detail(self) -> dict[str, object]:
+        try:
+            value: object = json.loads(self.value or b"")
+        except ValueError:
+            value = (self.value or b"").decode("utf-8", "replace")
+        return {
+            **self.summary(),
+            "exception": self.header("dlq.exception"),
+            "headers": {k: v.decode("utf-8", "replace") for k, v in self.headers},
+            "value": value,
+        }
+
+
+async def read_dead_letters(settings: Settings, consumer: str) -> list[DeadLetter]:
+    """Every record of the consumer's dead-letter topic, oldest first per partition."""
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 * 1_048_576,
+    )
+    await kafka.start()
+    try:
+        partitions = await topic_partitions(kafka, [settings.dead_letter_topic(consumer)])
+        kafka.assign(partitions)
+        ends = await kafka.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        for tp in remaining:
+            kafka.seek(tp, 0)
+        letters: list[DeadLetter] = []
+        while remaining:
+            fetched = await kafka.getmany(*remaining, timeout_ms=1000)
+            for tp, messages in fetched.items():
+                letters += [
+                    DeadLetter(m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
+                    for m in messages
+                    if m.offset < ends[tp]
+                ]
+                if messages and messages[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+        return sorted(letters, key=lambda d: (d.partition, d.offset))
+    finally:
+        await kafka.stop()
+
+
+async def already_redriven(engine: AsyncEngine, topic: str) -> set[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(redrives.c.partition, redrives.c.offset).where(
+                redrives.c.dead_letter_topic == topic
+            )
+        )
+        return {f"{p}:{o}" for p, o in rows}
+
+
+async def redrive(
+    settings: Settings, engine: AsyncEngine, consumer: str, letters: list[DeadLetter]
+) -> list[DeadLetter]:
+    """Republish each dead letter to its source topic once; returns those republished."""
+    topic = settings.dead_letter_topic(consumer)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        max_request_size=16 * 1_048_576,
+    )
+    await producer.start()
+    done = []
+    try:
+        for letter in letters:
+            # Claim first, publish second, commit last: a failed publish leaves no claim.
+            async with engine.begin() as conn:
+                claimed = await conn.execute(
+                    insert(redrives)
+                    .values(
+                        dead_letter_topic=topic,
+                        partition=letter.partition,
+                        offset=letter.offset,
+                        redriven_at=datetime.now(UTC),
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(redrives.c.offset)
+                )
+                if claimed.first() is None:
+                    continue
+                await producer.send_and_wait(
+                    letter.header("dlq.source.topic"),
+                    key=letter.key,
+                    value=letter.value,
+                    headers=letter.original_headers()
+                    + [(REDRIVEN_FROM, f"{topic}:{letter.ref}".encode())],
+                )
+            done.append(letter)
+    finally:
+        await producer.stop()
+    return done
