@@ -190,6 +190,67 @@ def dlq_redrive(
 
 
 @app.command()
+def replay(
+    consumer: ConsumerArg,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="earliest | latest | DATETIME (UTC unless zoned) | PARTITION:OFFSET"
+        ),
+    ],
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Act; without it, only the plan")
+    ] = False,
+) -> None:
+    """Move a consumer's positions; prints the plan per partition, acts only with --execute."""
+    import asyncio
+
+    from hub.db import create_engine
+    from hub.projections import all_projections
+    from hub.replay import execute as apply_plan
+    from hub.replay import parse_target, plan
+    from hub.status import group_states
+    from hub.streaming.faust_app import group_id
+
+    settings = get_settings()
+    projection = all_projections()[_consumer(consumer)]
+    try:
+        target = parse_target(to)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--to") from None
+
+    async def run() -> int:
+        engine = create_engine(settings, pool_size=1)
+        try:
+            steps = await plan(settings, engine, projection, target)
+            typer.echo(f"plan for {consumer} (--to {to}):")
+            for s in steps:
+                typer.echo(
+                    f"  {s.topic}:{s.partition}  position {s.current:>9} -> {s.target:>9}"
+                    f"  ({s.reprocess:+d} events to reprocess)"
+                )
+            if not execute:
+                typer.echo("nothing done: add --execute to move the positions")
+                return 0
+            group = group_id(projection, settings)
+            members = (await group_states(settings.kafka_bootstrap, [group])).get(group, {})
+            if members.get("members", 0):
+                typer.echo(
+                    f"refused: {members['members']} worker(s) of {group} are running; "
+                    "stop them first (e.g. stop `hub worker " + consumer + "`)",
+                    err=True,
+                )
+                return 2
+            await apply_plan(engine, projection, steps)
+            typer.echo(f"positions moved; `hub worker {consumer}` resumes from them")
+            return 0
+        finally:
+            await engine.dispose()
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
