@@ -67,7 +67,7 @@ def unique() -> str:
 
 
 @pytest.fixture
-async def settings(stack, database_url, unique) -> Settings:
+async def settings(stack, database_url, unique):
     """Settings of one test: fresh topics and consumer groups on the shared services."""
     s = Settings(
         environment="test",
@@ -85,8 +85,18 @@ async def settings(stack, database_url, unique) -> Settings:
     from hub.projections import all_projections
     from hub.topics import ensure_topics, hub_topics
 
-    await ensure_topics(s.kafka_bootstrap, hub_topics(s, list(all_projections())))
-    return s
+    specs = hub_topics(s, list(all_projections()))
+    await ensure_topics(s.kafka_bootstrap, specs)
+    yield s
+    # Thousands of leftover partitions would slow every later broker restart.
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([spec.name for spec in specs])
+    except Exception:  # a test that restarted the broker may leave it busy; not worth failing
+        pass
+    finally:
+        await admin.close()
 
 
 def settings_env(s: Settings) -> dict[str, str]:

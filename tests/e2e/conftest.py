@@ -1,5 +1,6 @@
-"""End-to-end tests publish generated samples whose learner ids repeat from test to test,
-so each test gets a database of its own."""
+"""Each end-to-end test gets a database of its own: generated samples reuse learner, cohort and
+enterprise ids from test to test, analytics and talent searches span everything a database
+holds, and a test may load its own recipe catalog."""
 
 from __future__ import annotations
 

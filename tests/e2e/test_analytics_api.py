@@ -3,21 +3,14 @@ read every cohort's and enterprise's analytics (compared with the oracle) under 
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import uuid
-
-import asyncpg
 import httpx
-import pytest
 
 from hub.api.auth import issue_token
-from hub.migrate import upgrade_database
 from producers.oracle_analytics import analytics as oracle_analytics
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
-from tests.support.procs import HubProcess, run_hub
+from tests.support.procs import HubProcess, free_port, run_hub
 from tests.unit.test_analytics_rules import assert_same
 
 SAMPLE = {"count": 2000, "users": 150, "cohorts": 7, "seed": 23}
@@ -25,31 +18,7 @@ COHORTS = "/api/v1/profiler/admin/cohorts/{}/analytics"
 ENTERPRISE = "/api/v1/profiler/admin/enterprise/analytics"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def own_database(settings):
-    """A database of this test alone: the sample's cohort names are fixed, and every group
-    the projection holds is compared with the oracle."""
-    name = f"hub_analytics_e2e_{uuid.uuid4().hex[:8]}"
-    admin_dsn = db.plain_dsn(settings.database_url).rsplit("/", 1)[0] + "/postgres"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = settings.database_url.rsplit("/", 1)[0] + "/" + name
-    await asyncio.to_thread(upgrade_database, url)
-    yield settings.model_copy(update={"database_url": url})
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
-
-
-async def test_every_group_is_served_as_the_oracle_computes_it(own_database, unique):
-    settings = own_database
+async def test_every_group_is_served_as_the_oracle_computes_it(settings, unique):
     env = settings_env(settings)
     published = run_hub(["publish-sample", *[f"--{k}={v}" for k, v in SAMPLE.items()]], env)
     assert published.returncode == 0, published.stderr

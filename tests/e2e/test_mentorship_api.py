@@ -3,7 +3,6 @@ the API, and read mentees' results as their mentors (and as others)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,17 +18,11 @@ from schemas.registry import new_event
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.kafka import publish_events
-from tests.support.procs import HubProcess, run_hub
+from tests.support.procs import HubProcess, free_port, run_hub
 
 # The same traffic as test_publish_and_read: e2e tests share one database per test session, and
 # the missions worker run here writes the same learners' difficulties that test reads.
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 11}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_mentors_read_only_their_active_mentees(settings, unique):

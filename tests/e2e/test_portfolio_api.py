@@ -3,7 +3,6 @@ read every learner's value statement, portfolio items and leadership identity ov
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 from uuid import UUID
 
@@ -14,18 +13,12 @@ from producers.oracle_portfolio import ExpectedItem, ExpectedStatement, portfoli
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
-from tests.support.procs import HubProcess, run_hub
+from tests.support.procs import HubProcess, free_port, run_hub
 
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 23}
 STATEMENT = "/api/v1/profiler/value-statement"
 ITEMS = "/api/v1/portfolio/items"
 IDENTITY = "/api/v1/leadership/identity"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def item_from(body: dict) -> ExpectedItem:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 
 from hub.api.auth import issue_token
@@ -11,15 +9,9 @@ from producers.oracle import difficulties as oracle_difficulties
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
-from tests.support.procs import HubProcess, run_hub
+from tests.support.procs import HubProcess, free_port, run_hub
 
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 11}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_cli_published_sample_is_served_by_the_api(settings, unique):

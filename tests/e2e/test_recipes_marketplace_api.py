@@ -3,49 +3,23 @@ and read recommendations and talent matches over HTTP, compared with the oracle.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from decimal import Decimal
 
-import asyncpg
 import httpx
 import pytest
 
 from consumers.recipes.catalog import Catalog, shipped_catalog
 from hub.api.auth import issue_token
-from hub.migrate import upgrade_database
 from producers.oracle_recipes import current_profiles, recommendations, talent_matches
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
-from tests.support.procs import HubProcess, run_hub
+from tests.support.procs import HubProcess, free_port, run_hub
 
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 23}
 RECS = "/api/v1/recipes/profiler-recommendations"
 TALENT = "/api/v1/marketplace/talent-matches/profiler"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def own_settings(settings, stack, unique):
-    """A database of this test's own: talent searches span every learner in it, and a
-    loaded catalog must not leak into other tests."""
-    name = f"hub_e2e_recipes_{unique}"
-    admin = await asyncpg.connect(db.plain_dsn(stack.database_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
-    await asyncio.to_thread(upgrade_database, url)
-    yield settings.model_copy(update={"database_url": url})
-    admin = await asyncpg.connect(db.plain_dsn(stack.database_url))
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 def bearer(settings, sub, roles, **claims) -> dict[str, str]:
@@ -78,8 +52,7 @@ def as_wanted(terms: list[str]) -> list[tuple[str, Decimal]]:
     return wanted
 
 
-async def test_recommendations_and_talent_matches_over_http(own_settings, unique, tmp_path):
-    settings = own_settings
+async def test_recommendations_and_talent_matches_over_http(settings, unique, tmp_path):
     env = settings_env(settings)
     published = run_hub(["publish-sample", *[f"--{k}={v}" for k, v in SAMPLE.items()]], env)
     assert published.returncode == 0, published.stderr
