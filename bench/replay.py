@@ -86,6 +86,9 @@ class Window:
 
 
 def _child(results, fn, args) -> None:
+    from hub.gc_tuning import tune_for_throughput
+
+    tune_for_throughput()  # as every `hub` process does (hub.cli.main)
     try:
         result = asyncio.run(fn(*args))
         result["peak_rss_mb"] = peak_rss_mb()

@@ -327,6 +327,9 @@ def api(
 
 
 def main() -> None:
+    from hub.gc_tuning import tune_for_throughput
+
+    tune_for_throughput()
     app()
 
 
