@@ -7,14 +7,17 @@ the same shape in every projection (`lifecycle_tables`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Uuid, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import FactsT, LearnerState, Session, erasure_key
+from consumers.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
+from hub.streaming.grouping import by_learner
+from schemas.registry import AnyEvent
+from schemas.session_completed import SessionCompletedV1
 
 
 def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
@@ -81,6 +84,21 @@ class LifecycleStore(Generic[FactsT]):
         )
         erased = {keys[h]: at for h, at in rows}
         return {u: LearnerState(sessions[u], invalidated[u], erased.get(u)) for u in users}
+
+    async def fold_batch(
+        self,
+        conn: AsyncConnection,
+        events: Sequence[AnyEvent],
+        summarize: Callable[[SessionCompletedV1], FactsT],
+    ) -> tuple[dict[str, LearnerState[FactsT]], dict[str, LearnerState[FactsT]]]:
+        """Fold a batch into each of its learners' stored states and save them; returns the
+        states before and after, so the projection can update its read model from the change
+        (an unchanged learner's state is the same object in both)."""
+        grouped = by_learner(events)
+        before = await self.load(conn, grouped)
+        after = {u: fold(before[u], evs, summarize) for u, evs in grouped.items()}
+        await self.save(conn, before, after)
+        return before, after
 
     async def save(
         self,

@@ -24,10 +24,8 @@ from consumers.analytics.decide import (
     exact,
     session_facts,
 )
-from consumers.lifecycle import fold
 from consumers.lifecycle_store import LifecycleStore
 from hub.settings import Settings
-from hub.streaming.grouping import by_learner
 from schemas.registry import AnyEvent
 
 DIFFICULTY_COLUMNS = tuple(f"difficulty_{d}" for d in DIFFICULTIES)
@@ -72,10 +70,7 @@ class AnalyticsProjection:
         return event.event_type != "mentorship.assignment.changed"
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
-        grouped = by_learner(events)
-        before = await self._store.load(conn, grouped)
-        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
-        await self._store.save(conn, before, after)
+        before, after = await self._store.fold_batch(conn, events, session_facts)
         await write_change(conn, batch_change((before[u], after[u]) for u in after))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import erasure_key, fold
+from consumers.lifecycle import erasure_key
 from consumers.lifecycle_store import LifecycleStore
 from consumers.mentorship import tables
 from consumers.mentorship.decide import (
@@ -61,13 +61,10 @@ class MentorshipProjection:
 
     async def _apply_profiler(self, conn: AsyncConnection, events: list[AnyEvent]) -> set[str]:
         """Sessions, invalidations and erasures; returns the learners erased by this batch."""
-        grouped = by_learner(events)
-        before = await self._store.load(conn, grouped)
-        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
-        await self._store.save(conn, before, after)
+        before, after = await self._store.fold_batch(conn, events, session_facts)
 
         details, gone = [], []
-        for user_id, evs in grouped.items():
+        for user_id, evs in by_learner(events).items():
             if after[user_id] is before[user_id]:
                 continue
             taken, dropped = invalidation_changes(evs, before[user_id], after[user_id])

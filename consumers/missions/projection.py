@@ -9,12 +9,10 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import fold
 from consumers.lifecycle_store import LifecycleStore
 from consumers.missions import tables
 from consumers.missions.decide import SessionFacts, learner_difficulty, session_facts
 from hub.settings import Settings
-from hub.streaming.grouping import by_learner
 from schemas.registry import AnyEvent
 
 UPDATED_COLUMNS = (
@@ -48,10 +46,7 @@ class MissionsProjection:
         return event.event_type != "mentorship.assignment.changed"
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
-        grouped = by_learner(events)
-        before = await self._store.load(conn, grouped)
-        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
-        await self._store.save(conn, before, after)
+        before, after = await self._store.fold_batch(conn, events, session_facts)
 
         now = datetime.now(UTC)
         upserts, removed = [], []

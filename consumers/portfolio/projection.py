@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import LearnerState, fold
+from consumers.lifecycle import LearnerState
 from consumers.lifecycle_store import LifecycleStore
 from consumers.portfolio import tables
 from consumers.portfolio.decide import (
@@ -23,7 +23,6 @@ from consumers.portfolio.decide import (
     session_facts,
 )
 from hub.settings import Settings
-from hub.streaming.grouping import by_learner
 from schemas.registry import AnyEvent
 
 ITEM_COLUMNS = (
@@ -86,10 +85,7 @@ class PortfolioProjection:
         return event.event_type != "mentorship.assignment.changed"
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
-        grouped = by_learner(events)
-        before = await self._store.load(conn, grouped)
-        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
-        await self._store.save(conn, before, after)
+        before, after = await self._store.fold_batch(conn, events, session_facts)
 
         now = datetime.now(UTC)
         item_upserts, items_gone, current_upserts, current_gone = [], [], [], []

@@ -13,13 +13,11 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import fold
 from consumers.lifecycle_store import LifecycleStore
 from consumers.recipes import tables
 from consumers.recipes.catalog import exact
 from consumers.recipes.decide import Profile, SessionFacts, current_profile, session_facts
 from hub.settings import Settings
-from hub.streaming.grouping import by_learner
 from schemas.registry import AnyEvent
 
 FACT_COLUMNS = (
@@ -70,10 +68,7 @@ class RecipesProjection:
         return event.event_type != "mentorship.assignment.changed"
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
-        grouped = by_learner(events)
-        before = await self._store.load(conn, grouped)
-        after = {u: fold(before[u], evs, session_facts) for u, evs in grouped.items()}
-        await self._store.save(conn, before, after)
+        before, after = await self._store.fold_batch(conn, events, session_facts)
 
         changed: dict[str, Profile] = {}
         removed: list[str] = []
