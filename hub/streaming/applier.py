@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub import metrics
 from hub.settings import Settings
-from hub.streaming.dead_letters import DeadLetterSink, Refusal
+from hub.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
 from hub.streaming.records import Record
@@ -129,7 +129,8 @@ class BatchApplier:
         if len(records) == 1:
             refusal = Refusal(records[0], "apply_failed", repr(exc))
             log.error("record failed to apply, dead-lettering",
-                      extra={"consumer": self.projection.name, "error": repr(exc)})
+                      extra={"consumer": self.projection.name, "error": repr(exc),
+                             **event_identity(records[0].value)})
             return await self.apply_refusals([refusal], started)
         middle = len(records) // 2
         first = await self.apply(records[:middle])

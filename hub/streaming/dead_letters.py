@@ -7,6 +7,8 @@ dead letter is never lost (it may be written twice if the worker dies in between
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from hub.metrics import DEAD_LETTERS
 from hub.streaming.records import Record
 
 HEADER_PREFIX = "dlq."
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,17 @@ def dead_letter_headers(refusal: Refusal, consumer: str, now: datetime) -> list[
     ]
 
 
+def event_identity(value: bytes | None) -> dict[str, str]:
+    """`event_id` and `correlation_id` of a refused record, when it is JSON enough to say."""
+    try:
+        document = json.loads(value or b"")
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {k: str(document[k]) for k in ("event_id", "correlation_id") if document.get(k)}
+
+
 class DeadLetterSink:
     def __init__(self, producer: AIOKafkaProducer, topic: str, consumer: str) -> None:
         self._producer = producer
@@ -61,3 +75,13 @@ class DeadLetterSink:
             await future
         for refusal in refusals:
             DEAD_LETTERS.labels(self.consumer, refusal.reason).inc()
+            record = refusal.record
+            log.warning(
+                "dead-lettered",
+                extra={
+                    "consumer": self.consumer,
+                    "reason": refusal.reason,
+                    "source": f"{record.topic}:{record.partition}:{record.offset}",
+                    **event_identity(record.value),
+                },
+            )

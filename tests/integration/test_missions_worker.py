@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from producers.oracle import difficulties as oracle_difficulties
@@ -60,6 +62,9 @@ async def test_worker_resumes_after_sigkill_and_skips_poison(settings, worker_en
 
         dead = await read_all(settings.kafka_bootstrap, settings.dead_letter_topic("missions"), 1)
         assert [dict(m.headers)["dlq.reason"] for m in dead] == [b"malformed"]
+        logged = [json.loads(line) for line in worker.log_path.read_text().splitlines()
+                  if '"dead-lettered"' in line]
+        assert [(e["consumer"], e["reason"]) for e in logged] == [("missions", "malformed")]
 
         # The group's committed offsets catch up with the positions kept in PostgreSQL.
         group = f"{settings.group_prefix}-missions"
