@@ -251,6 +251,71 @@ def replay(
 
 
 @app.command()
+def rebuild(
+    consumer: ConsumerArg,
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Act; without it, only the plan")
+    ] = False,
+) -> None:
+    """Rebuild a projection from its topics into a fresh table set, then swap it in
+    atomically; the API keeps serving the old set meanwhile. Its workers must be stopped."""
+    import asyncio
+    import sys
+
+    from hub.db import create_engine
+    from hub.projections import all_projections
+    from hub.rebuild import plan
+    from hub.rebuild import rebuild as run_rebuild
+    from hub.status import group_states
+    from hub.streaming.faust_app import group_id
+
+    settings = get_settings()
+    projection = all_projections()[_consumer(consumer)]
+
+    def progress(line: str) -> None:
+        sys.stderr.write(f"\r  {line}\033[K")
+        sys.stderr.flush()
+
+    async def run() -> int:
+        the_plan = await plan(settings, projection)
+        typer.echo(f"plan for rebuilding {consumer}:")
+        typer.echo(f"  replay {the_plan.records} records from the beginning of "
+                   f"{', '.join(the_plan.topics)}")
+        typer.echo(f"  into {the_plan.target}, then swap it with {the_plan.live}")
+        if not execute:
+            typer.echo("nothing done: add --execute to rebuild")
+            return 0
+        group = group_id(projection, settings)
+        members = (await group_states(settings.kafka_bootstrap, [group])).get(group, {})
+        if members.get("members", 0):
+            typer.echo(
+                f"refused: {members['members']} worker(s) of {group} are running; "
+                f"stop them first (e.g. stop `hub worker {consumer}`)",
+                err=True,
+            )
+            return 2
+        engine = create_engine(settings, pool_size=1)
+        try:
+            result = await run_rebuild(settings, engine, projection, the_plan,
+                                       write_progress=progress)
+        finally:
+            await engine.dispose()
+        sys.stderr.write("\n")
+        typer.echo(
+            f"rebuilt {consumer}: {result.records} records in {result.seconds:.1f}s "
+            f"({result.passes} passes), {result.refused} refused (not re-dead-lettered); "
+            f"{the_plan.target} is now {the_plan.live}"
+        )
+        return 0
+
+    try:
+        raise typer.Exit(asyncio.run(run()))
+    except KeyboardInterrupt:
+        typer.echo(f"\ncancelled: {projection.positions.schema} untouched", err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
@@ -262,6 +327,27 @@ def status(
 
     result = asyncio.run(collect(get_settings()))
     typer.echo(json.dumps(result, indent=2) if as_json else render(result))
+
+
+@app.command()
+def relay(
+    batch: Annotated[int, typer.Option(min=1, help="Most outbox rows per transaction")] = 500,
+    once: Annotated[
+        bool, typer.Option("--once", help="Publish what is pending, then exit")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between polls when idle")
+    ] = 1.0,
+) -> None:
+    """Publish the profiler's outbox to Kafka until Ctrl-C / SIGTERM (rows marked sent once
+    acknowledged; several relays may run at once, each key stays in order)."""
+    from hub.logs import configure as configure_logs
+    from producers.relay import serve
+
+    settings = get_settings()
+    configure_logs(settings.log_level)
+    sent = serve(settings, batch=batch, once=once, interval=interval)
+    typer.echo(f"published {sent} outbox rows")
 
 
 @app.command("publish-sample")
