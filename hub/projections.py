@@ -25,6 +25,7 @@ def all_metadata() -> list[MetaData]:
     from hub.api.audit import metadata as audit_metadata
     from hub.catalog_store import metadata as catalog_metadata
     from hub.dlq import metadata as dlq_metadata
+    from producers.outbox import metadata as outbox_metadata
 
-    owned = [audit_metadata, catalog_metadata, dlq_metadata]
+    owned = [audit_metadata, catalog_metadata, dlq_metadata, outbox_metadata]
     return [p.metadata for p in all_projections().values()] + owned
