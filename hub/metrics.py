@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_APPLIED = Counter("hub_events_applied_total", "Events applied to a projection", ["consumer"])
 DEAD_LETTERS = Counter(
@@ -25,4 +25,7 @@ BATCH_SECONDS = Histogram(
     "Time to apply one batch, retries included",
     ["consumer"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONSUMER_LAG = Gauge(
+    "hub_consumer_lag_records", "Records not yet applied, per partition", ["consumer", "partition"]
 )

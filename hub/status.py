@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub.db import create_engine
 from hub.lag import end_offsets, lag_by_partition, stored_positions
@@ -53,6 +53,14 @@ async def collect(settings: Settings) -> dict[str, Any]:
                         )
                     )
                 ).scalar()
+                rebuilding = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(text("information_schema.schemata"))
+                        .where(text("schema_name = :s"))
+                        .params(s=f"{positions.schema}_rebuild")
+                    )
+                ).scalar() > 0
             dead_topic = settings.dead_letter_topic(name)
             dead = await end_offsets(settings.kafka_bootstrap, [dead_topic])
             consumers[name] = {
@@ -64,6 +72,7 @@ async def collect(settings: Settings) -> dict[str, Any]:
                 "newest_event_applied": newest.isoformat() if newest else None,
                 "dead_letter_topic": dead_topic,
                 "dead_letters": sum(dead.values()),
+                "rebuild_in_progress": rebuilding,
             }
     finally:
         await engine.dispose()
@@ -80,6 +89,7 @@ def render(status: dict[str, Any]) -> str:
         lines.append(
             f"{name:12} {c['group_state']:12} {c['members']:>7} {c['lag_total']:>8} "
             f"{c['dead_letters']:>6}  {c['newest_event_applied'] or '-'}"
+            + ("  REBUILDING" if c["rebuild_in_progress"] else "")
         )
         behind = {tp: n for tp, n in c["lag"].items() if n}
         if behind:

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Set
 import faust
 from faust.types import TP
 
+from hub.lag import end_offsets, lag_by_partition
+from hub.metrics import CONSUMER_LAG
 from hub.settings import Settings
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
@@ -22,6 +24,7 @@ from hub.streaming.records import from_faust
 from hub.streaming.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
+LAG_INTERVAL_SECONDS = 5.0
 
 
 def group_id(projection: Projection, settings: Settings) -> str:
@@ -88,6 +91,19 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
                 if tp.topic in topics and (tp.topic, tp.partition) in stored}
 
     app.positions_for = positions_for
+    @app.timer(interval=LAG_INTERVAL_SECONDS)
+    async def report_lag() -> None:
+        """Export lag (end offsets against stored positions) as a gauge; best effort."""
+        try:
+            applier = await runtime.applier()
+            ends = await end_offsets(settings.kafka_bootstrap, projection.topics(settings))
+            stored = await applier.stored_positions()
+        except Exception as exc:  # the worker's own retries report the outage
+            log.debug("lag not measured", extra={"error": repr(exc)})
+            return
+        for (topic, partition), behind in lag_by_partition(ends, stored).items():
+            CONSUMER_LAG.labels(projection.name, f"{topic}:{partition}").set(behind)
+
     return app
 
 

@@ -86,6 +86,14 @@ async def test_cli_published_sample_is_served_by_the_api(settings, unique):
         worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
         applied = _sample_value(worker_metrics, 'hub_events_applied_total{consumer="missions"}')
         assert applied == profiler_messages  # each delivery once; duplicates change nothing
+
+        async def lag_exported_as_zero():
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            lags = [float(line.split()[1]) for line in text.splitlines()
+                    if line.startswith('hub_consumer_lag_records{consumer="missions"')]
+            return len(lags) == settings.topic_partitions and sum(lags) == 0
+
+        await db.wait_until(lag_exported_as_zero, timeout=30, what="lag gauge")
     finally:
         worker.stop()
         api.stop()

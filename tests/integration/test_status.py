@@ -9,6 +9,7 @@ from hub.streaming.applier import BatchApplier
 from hub.streaming.bulk import replay_to_end
 from hub.streaming.dead_letters import DeadLetterSink
 from hub.streaming.runtime import dead_letter_producer
+from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import publish_events, publish_raw
 
@@ -39,3 +40,12 @@ async def test_status_reports_lag_freshness_and_dead_letters(settings, unique):
     assert after["dead_letters"] == 1
     assert after["newest_event_applied"] == max(e.occurred_at for e in events).isoformat()
     assert after["group"] == f"{settings.group_prefix}-missions"
+
+
+async def test_status_shows_a_rebuild_in_progress(settings):
+    assert not (await collect(settings))["consumers"]["missions"]["rebuild_in_progress"]
+    await db.fetch(settings.database_url, "create schema missions_rebuild")
+    try:
+        assert (await collect(settings))["consumers"]["missions"]["rebuild_in_progress"]
+    finally:
+        await db.fetch(settings.database_url, "drop schema missions_rebuild")
