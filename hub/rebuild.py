@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.settings import Settings
@@ -30,8 +31,10 @@ from hub.streaming.projection import Projection
 # A catch-up pass that handled at most this many records leaves a tail the workers absorb.
 TAIL_RECORDS = 1000
 MAX_CATCH_UP_PASSES = 5
-# How long the swap may wait for readers to release the live tables before giving up.
-SWAP_LOCK_TIMEOUT = "10s"
+# Below PostgreSQL's deadlock_timeout (1 s): when a reader holding one of the tables waits for
+# another, the swap gives up first and retries, so a reader is never the deadlock's victim.
+SWAP_LOCK_TIMEOUT = "200ms"
+SWAP_ATTEMPTS = 100
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,23 @@ async def drop_table_set(engine: AsyncEngine, target: str) -> None:
 
 
 async def swap(engine: AsyncEngine, projection: Projection, target: str) -> None:
-    """Make `target` the live table set in one transaction; readers wait for the lock."""
+    """Make `target` the live table set in one transaction; readers wait for the lock. A
+    swap that cannot take every lock at once (readers in flight) backs off and tries again."""
+    for attempt in range(SWAP_ATTEMPTS):
+        try:
+            return await _swap_once(engine, projection, target)
+        except DBAPIError as exc:
+            if not _lock_contention(exc) or attempt == SWAP_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(min(1.0, 0.05 * (attempt + 1)))
+
+
+def _lock_contention(exc: BaseException) -> bool:
+    text_ = f"{type(exc.orig).__name__} {exc.orig}" if isinstance(exc, DBAPIError) else ""
+    return "LockNotAvailable" in text_ or "DeadlockDetected" in text_ or "lock timeout" in text_
+
+
+async def _swap_once(engine: AsyncEngine, projection: Projection, target: str) -> None:
     live = projection.positions.schema
     old = f"{live}_old"
     async with engine.begin() as conn:
