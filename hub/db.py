@@ -16,7 +16,3 @@ def create_engine(settings: Settings, *, pool_size: int = 5) -> AsyncEngine:
         # asyncpg's statement cache is per connection; keep it, the hub's statements are few.
     )
 
-
-def table_set(schema: str, live: str) -> dict[str, str] | None:
-    """Execution option that points a projection's tables at another table set (rebuilds)."""
-    return None if schema == live else {live: schema}

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.settings import Settings
 from hub.streaming.bulk import topic_partitions
 from hub.streaming.dead_letters import HEADER_PREFIX
+from hub.streaming.runtime import dead_letter_producer
 
 SCHEMA = "hub_dlq"
 metadata = MetaData()
@@ -128,12 +129,7 @@ async def redrive(
 ) -> list[DeadLetter]:
     """Republish each dead letter to its source topic once; returns those republished."""
     topic = settings.dead_letter_topic(consumer)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_idempotence=True,
-        acks="all",
-        max_request_size=16 * 1_048_576,
-    )
+    producer = dead_letter_producer(settings)  # sized for what the dead-letter topic holds
     await producer.start()
     done = []
     try:

@@ -11,6 +11,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from hub.settings import Settings
+from tests.support.db import plain_dsn
 
 
 def pytest_collection_modifyitems(items):
@@ -33,23 +34,19 @@ def stack():
     return ensure_stack_up()
 
 
-def _plain_dsn(sqlalchemy_url: str) -> str:
-    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def migrated_database(stack):
     """Create and migrate a fresh database; yields its URL, drops it afterwards."""
     from hub.migrate import upgrade_database
 
     name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(_plain_dsn(stack.database_url))
+    admin = await asyncpg.connect(plain_dsn(stack.database_url))
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     base = stack.database_url.rsplit("/", 1)[0]
     url = f"{base}/{name}"
     await asyncio.to_thread(upgrade_database, url)  # alembic runs its own event loop
     yield url
-    admin = await asyncpg.connect(_plain_dsn(stack.database_url))
+    admin = await asyncpg.connect(plain_dsn(stack.database_url))
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
 

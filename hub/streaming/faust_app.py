@@ -9,7 +9,9 @@ always resumes exactly after what its projection holds, whatever faust acked or 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Set
 
 import faust
@@ -108,9 +110,7 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
 
 
 async def _stored_positions(runtime: WorkerRuntime, settings: Settings):
-    import asyncio
-    import random
-
+    """The projection's positions, waiting out a database that is not reachable yet."""
     rng = random.Random()
     attempt = 0
     while True:
