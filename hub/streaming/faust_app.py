@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import tempfile
 from collections.abc import Awaitable, Callable, Set
 
 import faust
@@ -62,6 +64,8 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
         key_serializer="raw",
         web_enabled=False,
         store="memory://",
+        # faust creates a data directory even with in-memory tables; keep it out of the cwd.
+        datadir=os.path.join(tempfile.gettempdir(), f"faust-{group_id(projection, settings)}"),
         topic_allow_declare=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
