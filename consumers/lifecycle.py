@@ -17,10 +17,16 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from schemas.learner_erased import LearnerErasedV1
 from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
 from schemas.session_completed import SessionCompletedV1
+from schemas.session_invalidated import SessionInvalidatedV1
 
 FactsT = TypeVar("FactsT")
+
+COMPLETED = SessionCompletedV1.event_type
+INVALIDATED = SessionInvalidatedV1.event_type
+ERASED = LearnerErasedV1.event_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,34 @@ def fold(
     events: Iterable[AnyEvent],
     summarize: Callable[[SessionCompletedV1], FactsT],
 ) -> LearnerState[FactsT]:
+    """`apply` of each event in turn, with one working copy instead of one state per event
+    (the replay hot path); returns `state` itself when nothing changed."""
+    sessions, invalidated = dict(state.sessions), dict(state.invalidated)
+    erased_at = state.erased_at
+    changed = False
     for event in events:
-        state = apply(state, event, summarize)
-    return state
+        occurred_at = event.occurred_at
+        if erased_at is not None and occurred_at < erased_at:
+            continue
+        event_type = event.event_type
+        if event_type == COMPLETED:
+            data = event.data
+            if data.session_id not in sessions:
+                sessions[data.session_id] = Session(
+                    data.session_id, data.completed_at, occurred_at, summarize(data)
+                )
+                changed = True
+        elif event_type == INVALIDATED:
+            session_id = event.data.session_id
+            known = invalidated.get(session_id)
+            if known is None or occurred_at < known:
+                invalidated[session_id] = occurred_at
+                changed = True
+        elif event_type == ERASED:
+            at = event.data.erased_at
+            if erased_at is None or at > erased_at:
+                sessions = {k: s for k, s in sessions.items() if s.occurred_at >= at}
+                invalidated = {k: t for k, t in invalidated.items() if t >= at}
+                erased_at = at
+                changed = True
+    return LearnerState(sessions, invalidated, erased_at) if changed else state

@@ -7,6 +7,7 @@ step by step through `UPCASTERS` before validation.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,11 @@ CURRENT: dict[str, tuple[type[EventData], type[BaseModel]]] = {
     ),
 }
 
+# Finds which model to try first, so a valid event costs one JSON parse (the model's own)
+# instead of `json.loads` and then the model's. Only a hint: the event is accepted on this
+# path only if the validated event says the same type and the current version.
+_EVENT_TYPE_HINT = re.compile(rb'"event_type"\s*:\s*"([a-z.]{1,100})"')
+
 # (event_type, version) -> function turning that version's `data` into version + 1's.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
@@ -54,6 +60,25 @@ def decode(raw: bytes | None, max_bytes: int = 1_048_576) -> AnyEvent:
         raise MalformedEvent("the message has no value")
     if len(raw) > max_bytes:
         raise OversizedEvent(f"{len(raw)} bytes exceeds the limit of {max_bytes}")
+    hint = _EVENT_TYPE_HINT.search(raw)
+    known = CURRENT.get(hint.group(1).decode()) if hint else None
+    if known is not None:
+        payload_model, event_model = known
+        try:
+            event = event_model.model_validate_json(raw, strict=True)
+        except ValidationError:
+            event = None
+        if (
+            event is not None
+            and event.event_type == payload_model.event_type
+            and event.schema_version == payload_model.schema_version
+        ):
+            return event  # type: ignore[return-value]
+    # Refused, or an older version to upcast: the step-by-step path names the problem.
+    return _decode_checked(raw)
+
+
+def _decode_checked(raw: bytes) -> AnyEvent:
     try:
         # Decoding first refuses UTF-16/32, which json.loads would otherwise guess at.
         document = json.loads(raw.decode("utf-8"))

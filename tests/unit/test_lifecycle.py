@@ -27,3 +27,40 @@ def test_erasure_keeps_only_what_occurred_after_it():
     assert set(state.sessions) == {after.data.session_id}
     assert state.erased_at == at(30)
     assert fold(state, [erased("u", minute=10)], facts) is state  # an older erasure: no change
+
+
+def _events_strategy():
+    from hypothesis import strategies as st
+
+    sessions = [completed("u", minute=m) for m in (0, 5, 40, 70)]
+    ids = [s.data.session_id for s in sessions]
+    return st.lists(
+        st.one_of(
+            st.sampled_from(sessions),
+            st.builds(lambda i, m: invalidated("u", ids[i], minute=m),
+                      st.integers(0, len(ids) - 1), st.integers(0, 90)),
+            st.builds(lambda m: erased("u", minute=m), st.integers(0, 90)),
+        ),
+        max_size=12,
+    )
+
+
+def test_fold_is_apply_of_each_event_in_turn():
+    """`fold`'s working-copy loop is the reference `apply`, event by event."""
+    from functools import reduce
+
+    from hypothesis import given, settings
+
+    from consumers.lifecycle import apply
+
+    @settings(max_examples=300, deadline=None)
+    @given(_events_strategy(), _events_strategy())
+    def check(first, second):
+        start = fold(LearnerState(), first, facts)
+        assert start == reduce(lambda s, e: apply(s, e, facts), first, LearnerState())
+        folded = fold(start, second, facts)
+        assert folded == reduce(lambda s, e: apply(s, e, facts), second, start)
+        if folded != start:
+            assert folded is not start
+
+    check()
