@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Uuid, delete, func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
 from hub.streaming.grouping import by_learner
+from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 from schemas.session_completed import SessionCompletedV1
 
@@ -42,6 +42,10 @@ def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
     return invalidations, erasures
 
 
+INVALIDATION_COLUMNS = ("session_id", "user_id", "occurred_at")
+ERASURE_COLUMNS = ("user_hash", "erased_at")
+
+
 class LifecycleStore(Generic[FactsT]):
     def __init__(
         self,
@@ -56,6 +60,20 @@ class LifecycleStore(Generic[FactsT]):
         self.erasures = erasures
         self._to_columns = facts_to_columns
         self._to_facts = columns_to_facts
+        self._session_columns = tuple(c.name for c in sessions.columns)
+        self._insert_sessions = unnest_insert(
+            sessions, self._session_columns
+        ).on_conflict_do_nothing()
+        stmt = unnest_insert(invalidations, INVALIDATION_COLUMNS)
+        self._upsert_invalidations = stmt.on_conflict_do_update(
+            index_elements=["session_id"],
+            set_={"occurred_at": func.least(invalidations.c.occurred_at,
+                                            stmt.excluded.occurred_at)},
+        )
+        stmt = unnest_insert(erasures, ERASURE_COLUMNS)
+        self._upsert_erasures = stmt.on_conflict_do_update(
+            index_elements=["user_hash"], set_={"erased_at": stmt.excluded.erased_at}
+        )
 
     async def load(
         self, conn: AsyncConnection, user_ids: Iterable[str]
@@ -63,7 +81,9 @@ class LifecycleStore(Generic[FactsT]):
         users = list(user_ids)
         sessions: dict[str, dict] = {u: {} for u in users}
         invalidated: dict[str, dict] = {u: {} for u in users}
-        rows = await conn.execute(select(self.sessions).where(self.sessions.c.user_id.in_(users)))
+        rows = await conn.execute(
+            select(self.sessions).where(any_of(self.sessions.c.user_id, users))
+        )
         for row in rows.mappings():
             sessions[row["user_id"]][row["session_id"]] = Session(
                 row["session_id"], row["completed_at"], row["occurred_at"], self._to_facts(row)
@@ -71,7 +91,7 @@ class LifecycleStore(Generic[FactsT]):
         inv = self.invalidations
         rows = await conn.execute(
             select(inv.c.user_id, inv.c.session_id, inv.c.occurred_at).where(
-                inv.c.user_id.in_(users)
+                any_of(inv.c.user_id, users)
             )
         )
         for user_id, session_id, occurred_at in rows:
@@ -79,7 +99,7 @@ class LifecycleStore(Generic[FactsT]):
         keys = {erasure_key(u): u for u in users}
         rows = await conn.execute(
             select(self.erasures.c.user_hash, self.erasures.c.erased_at).where(
-                self.erasures.c.user_hash.in_(list(keys))
+                any_of(self.erasures.c.user_hash, keys)
             )
         )
         erased = {keys[h]: at for h, at in rows}
@@ -133,29 +153,15 @@ class LifecycleStore(Generic[FactsT]):
                 erasures.append({"user_hash": erasure_key(user_id), "erased_at": new.erased_at})
         if gone_sessions:
             await conn.execute(
-                delete(self.sessions).where(self.sessions.c.session_id.in_(gone_sessions))
+                delete(self.sessions).where(any_of(self.sessions.c.session_id, gone_sessions))
             )
         if gone_invalid:
             await conn.execute(
-                delete(self.invalidations).where(self.invalidations.c.session_id.in_(gone_invalid))
+                delete(self.invalidations).where(
+                    any_of(self.invalidations.c.session_id, gone_invalid)
+                )
             )
-        if new_sessions:
-            await conn.execute(insert(self.sessions).on_conflict_do_nothing(), new_sessions)
-        if new_invalid:
-            stmt = insert(self.invalidations)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["session_id"],
-                    set_={"occurred_at": func.least(self.invalidations.c.occurred_at,
-                                                    stmt.excluded.occurred_at)},
-                ),
-                new_invalid,
-            )
-        if erasures:
-            stmt = insert(self.erasures)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["user_hash"], set_={"erased_at": stmt.excluded.erased_at}
-                ),
-                erasures,
-            )
+        await insert_rows(conn, self._insert_sessions, self._session_columns, new_sessions)
+        await insert_rows(conn, self._upsert_invalidations, INVALIDATION_COLUMNS, new_invalid,
+                          unique=("session_id",))
+        await insert_rows(conn, self._upsert_erasures, ERASURE_COLUMNS, erasures)

@@ -8,11 +8,12 @@ Rows go in key order, so concurrent workers lock shared group rows in the same o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.analytics import tables
@@ -26,6 +27,7 @@ from consumers.analytics.decide import (
 )
 from consumers.lifecycle_store import LifecycleStore
 from hub.settings import Settings
+from hub.streaming.setsql import insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
 DIFFICULTY_COLUMNS = tuple(f"difficulty_{d}" for d in DIFFICULTIES)
@@ -108,6 +110,15 @@ async def write_change(conn: AsyncConnection, change: Aggregates) -> None:
     )
 
 
+@functools.cache
+def _adding_upsert(table: Table, keys: tuple[str, ...]) -> Insert:
+    stmt = unnest_insert(table, [c.name for c in table.columns])
+    others = [c.name for c in table.columns if c.name not in keys]
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in others}
+    )
+
+
 async def _add(
     conn: AsyncConnection,
     table: Table,
@@ -120,14 +131,7 @@ async def _add(
     `counts` all reached zero (only rows whose change lowered a count can have)."""
     if not rows:
         return
-    stmt = insert(table)
-    others = [c.name for c in table.columns if c.name not in keys]
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in others}
-        ),
-        rows,
-    )
+    await insert_rows(conn, _adding_upsert(table, keys), [c.name for c in table.columns], rows)
     shrunk = [tuple(r[k] for k in keys) for r in rows if any(r[c] < 0 for c in counts)]
     if shrunk:
         await conn.execute(

@@ -11,7 +11,6 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.lifecycle import erasure_key
@@ -29,7 +28,24 @@ from consumers.mentorship.decide import (
 )
 from hub.settings import Settings
 from hub.streaming.grouping import by_learner
+from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import CURRENT, AnyEvent, MentorshipAssignmentChanged
+
+DETAIL_COLUMNS = ("session_id", "user_id", "reason", "invalidated_at")
+_details = unnest_insert(tables.invalidation_details, DETAIL_COLUMNS)
+UPSERT_DETAILS = _details.on_conflict_do_update(
+    index_elements=["session_id"],
+    set_={"reason": _details.excluded.reason, "invalidated_at": _details.excluded.invalidated_at},
+)
+CHANGE_COLUMNS = ("mentor_id", "mentee_id", "changed_at", "active", "occurred_at")
+INSERT_CHANGES = unnest_insert(tables.assignment_changes, CHANGE_COLUMNS).on_conflict_do_nothing()
+ASSIGNMENT_COLUMNS = ("mentor_id", "mentee_id", "active", "changed_at")
+_assignments = unnest_insert(tables.assignments, ASSIGNMENT_COLUMNS)
+UPSERT_ASSIGNMENTS = _assignments.on_conflict_do_update(
+    index_elements=["mentor_id", "mentee_id"],
+    set_={"active": _assignments.excluded.active,
+          "changed_at": _assignments.excluded.changed_at},
+)
 
 
 class MentorshipProjection:
@@ -76,17 +92,8 @@ class MentorshipProjection:
             gone += dropped
         table = tables.invalidation_details
         if gone:
-            await conn.execute(delete(table).where(table.c.session_id.in_(gone)))
-        if details:
-            stmt = insert(table)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["session_id"],
-                    set_={"reason": stmt.excluded.reason,
-                          "invalidated_at": stmt.excluded.invalidated_at},
-                ),
-                details,
-            )
+            await conn.execute(delete(table).where(any_of(table.c.session_id, gone)))
+        await insert_rows(conn, UPSERT_DETAILS, DETAIL_COLUMNS, details, unique=("session_id",))
         return {u for u in after if after[u].erased_at != before[u].erased_at}
 
     async def _apply_assignments(
@@ -123,20 +130,11 @@ class MentorshipProjection:
             key = tuple_(ac.c.mentor_id, ac.c.mentee_id, ac.c.changed_at, ac.c.active,
                          ac.c.occurred_at)
             await conn.execute(delete(ac).where(key.in_(stale)))
-        if fresh:
-            await conn.execute(insert(ac).on_conflict_do_nothing(), fresh)
+        await insert_rows(conn, INSERT_CHANGES, CHANGE_COLUMNS, fresh)
         a = tables.assignments
         if removed:
             await conn.execute(delete(a).where(tuple_(a.c.mentor_id, a.c.mentee_id).in_(removed)))
-        if upserts:
-            stmt = insert(a)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["mentor_id", "mentee_id"],
-                    set_={"active": stmt.excluded.active, "changed_at": stmt.excluded.changed_at},
-                ),
-                upserts,
-            )
+        await insert_rows(conn, UPSERT_ASSIGNMENTS, ASSIGNMENT_COLUMNS, upserts)
 
     @staticmethod
     async def _load_fronts(
@@ -146,7 +144,7 @@ class MentorshipProjection:
         ac = tables.assignment_changes
         rows = await conn.execute(
             select(ac).where(
-                or_(ac.c.mentee_id.in_([*mentees, *erased]), ac.c.mentor_id.in_(list(erased)))
+                or_(any_of(ac.c.mentee_id, [*mentees, *erased]), any_of(ac.c.mentor_id, erased))
             )
         )
         fronts: dict[Pair, set[Change]] = {}
@@ -162,6 +160,6 @@ class MentorshipProjection:
         keys = {erasure_key(p): p for p in people}
         er = tables.erasures
         rows = await conn.execute(
-            select(er.c.user_hash, er.c.erased_at).where(er.c.user_hash.in_(list(keys)))
+            select(er.c.user_hash, er.c.erased_at).where(any_of(er.c.user_hash, keys))
         )
         return {keys[h]: at for h, at in rows}

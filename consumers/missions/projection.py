@@ -6,17 +6,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.lifecycle_store import LifecycleStore
 from consumers.missions import tables
 from consumers.missions.decide import SessionFacts, learner_difficulty, session_facts
 from hub.settings import Settings
+from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
 UPDATED_COLUMNS = (
     "difficulty", "session_id", "completed_at", "cohort_id", "enterprise_id", "updated_at"
+)
+
+_stmt = unnest_insert(tables.difficulty, ("user_id", *UPDATED_COLUMNS))
+UPSERT_DIFFICULTY = _stmt.on_conflict_do_update(
+    index_elements=["user_id"], set_={c: _stmt.excluded[c] for c in UPDATED_COLUMNS}
 )
 
 
@@ -70,13 +75,5 @@ class MissionsProjection:
                 )
         table = tables.difficulty
         if removed:
-            await conn.execute(delete(table).where(table.c.user_id.in_(removed)))
-        if upserts:
-            stmt = insert(table)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["user_id"],
-                    set_={c: stmt.excluded[c] for c in UPDATED_COLUMNS},
-                ),
-                upserts,
-            )
+            await conn.execute(delete(table).where(any_of(table.c.user_id, removed)))
+        await insert_rows(conn, UPSERT_DIFFICULTY, ("user_id", *UPDATED_COLUMNS), upserts)

@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.lifecycle import LearnerState
@@ -23,6 +22,7 @@ from consumers.portfolio.decide import (
     session_facts,
 )
 from hub.settings import Settings
+from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
 ITEM_COLUMNS = (
@@ -30,6 +30,18 @@ ITEM_COLUMNS = (
     "motivation", "impact_goal", "status", "created_at", "withdrawn_at",
 )
 CURRENT_COLUMNS = ("item_id", "cohort_id", "enterprise_id", "updated_at")
+
+_items = unnest_insert(tables.items, ("item_id", *ITEM_COLUMNS))
+UPSERT_ITEMS = _items.on_conflict_do_update(
+    index_elements=["item_id"],
+    set_={c: _items.excluded[c] for c in ITEM_COLUMNS},
+    # a session id reused by another learner never moves their item
+    where=tables.items.c.user_id == _items.excluded.user_id,
+)
+_current = unnest_insert(tables.current_statements, ("user_id", *CURRENT_COLUMNS))
+UPSERT_CURRENT = _current.on_conflict_do_update(
+    index_elements=["user_id"], set_={c: _current.excluded[c] for c in CURRENT_COLUMNS}
+)
 
 
 def facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
@@ -117,29 +129,12 @@ class PortfolioProjection:
     async def _write_items(self, conn: AsyncConnection, upserts: list, gone: list) -> None:
         table = tables.items
         if gone:
-            await conn.execute(delete(table).where(table.c.item_id.in_(gone)))
-        if upserts:
-            stmt = insert(table)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["item_id"],
-                    set_={c: stmt.excluded[c] for c in ITEM_COLUMNS},
-                    # a session id reused by another learner never moves their item
-                    where=table.c.user_id == stmt.excluded.user_id,
-                ),
-                upserts,
-            )
+            await conn.execute(delete(table).where(any_of(table.c.item_id, gone)))
+        await insert_rows(conn, UPSERT_ITEMS, ("item_id", *ITEM_COLUMNS), upserts,
+                          unique=("item_id",))
 
     async def _write_current(self, conn: AsyncConnection, upserts: list, gone: list) -> None:
         table = tables.current_statements
         if gone:
-            await conn.execute(delete(table).where(table.c.user_id.in_(gone)))
-        if upserts:
-            stmt = insert(table)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["user_id"],
-                    set_={c: stmt.excluded[c] for c in CURRENT_COLUMNS},
-                ),
-                upserts,
-            )
+            await conn.execute(delete(table).where(any_of(table.c.user_id, gone)))
+        await insert_rows(conn, UPSERT_CURRENT, ("user_id", *CURRENT_COLUMNS), upserts)

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.lifecycle_store import LifecycleStore
@@ -18,6 +17,7 @@ from consumers.recipes import tables
 from consumers.recipes.catalog import exact
 from consumers.recipes.decide import Profile, SessionFacts, current_profile, session_facts
 from hub.settings import Settings
+from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
 FACT_COLUMNS = (
@@ -25,6 +25,15 @@ FACT_COLUMNS = (
     "marketplace_opt_in",
 )
 PROFILE_COLUMNS = ("session_id", "completed_at", *FACT_COLUMNS, "difficulty")
+PROFILE_ROW_COLUMNS = ("user_id", *PROFILE_COLUMNS, "updated_at")
+SKILL_SCORE_COLUMNS = ("user_id", "skill", "score")
+
+_profiles = unnest_insert(tables.profiles, PROFILE_ROW_COLUMNS)
+UPSERT_PROFILES = _profiles.on_conflict_do_update(
+    index_elements=["user_id"],
+    set_={c: _profiles.excluded[c] for c in (*PROFILE_COLUMNS, "updated_at")},
+)
+INSERT_SKILL_SCORES = unnest_insert(tables.skill_scores, SKILL_SCORE_COLUMNS)
 
 
 def profile_row(user_id: str, profile: Profile, now: datetime) -> dict:
@@ -90,20 +99,13 @@ class RecipesProjection:
         profiles, scores = tables.profiles, tables.skill_scores
         stale = removed + list(changed)
         if stale:
-            await conn.execute(delete(scores).where(scores.c.user_id.in_(stale)))
+            await conn.execute(delete(scores).where(any_of(scores.c.user_id, stale)))
         if removed:
-            await conn.execute(delete(profiles).where(profiles.c.user_id.in_(removed)))
+            await conn.execute(delete(profiles).where(any_of(profiles.c.user_id, removed)))
         if not changed:
             return
         now = datetime.now(UTC)
-        stmt = insert(profiles)
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["user_id"],
-                set_={c: stmt.excluded[c] for c in (*PROFILE_COLUMNS, "updated_at")},
-            ),
-            [profile_row(u, p, now) for u, p in changed.items()],
-        )
-        await conn.execute(
-            insert(scores), [row for u, p in changed.items() for row in skill_rows(u, p)]
-        )
+        await insert_rows(conn, UPSERT_PROFILES, PROFILE_ROW_COLUMNS,
+                          [profile_row(u, p, now) for u, p in changed.items()])
+        await insert_rows(conn, INSERT_SKILL_SCORES, SKILL_SCORE_COLUMNS,
+                          [row for u, p in changed.items() for row in skill_rows(u, p)])

@@ -11,6 +11,7 @@ only once the batch is durably handled.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -18,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub import metrics
@@ -28,6 +29,7 @@ from hub.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
 from hub.streaming.records import Record
+from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.errors import EventRejected
 from schemas.registry import AnyEvent, decode
 
@@ -186,13 +188,15 @@ class BatchApplier:
         partitions = sorted({(r.topic, r.partition) for r in records})
         if not partitions:
             return []
-        await conn.execute(
-            insert(positions).on_conflict_do_nothing(),
-            [{"topic": t, "partition": p, "next_offset": 0} for t, p in partitions],
+        now = datetime.now(UTC)
+        await insert_rows(
+            conn, _new_positions(positions), NEW_POSITION_COLUMNS,
+            [{"topic": t, "partition": p, "next_offset": 0, "updated_at": now}
+             for t, p in partitions],
         )
         rows = await conn.execute(
             select(positions.c.topic, positions.c.partition, positions.c.next_offset)
-            .where(positions.c.topic.in_({t for t, _ in partitions}))
+            .where(any_of(positions.c.topic, {t for t, _ in partitions}))
             .order_by(positions.c.topic, positions.c.partition)
             .with_for_update()
         )
@@ -209,14 +213,10 @@ class BatchApplier:
             key = (record.topic, record.partition)
             newest[key] = max(newest.get(key, -1), record.offset + 1)
         last_event_at = max((e.occurred_at for e in events), default=None)
-        positions = self.projection.positions
-        stmt = insert(positions)
-        values = {"next_offset": stmt.excluded.next_offset, "updated_at": stmt.excluded.updated_at}
-        if last_event_at is not None:
-            values["last_event_at"] = stmt.excluded.last_event_at
         now = datetime.now(UTC)
-        await conn.execute(
-            stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_=values),
+        await insert_rows(
+            conn, _advanced_positions(self.projection.positions, last_event_at is not None),
+            ADVANCED_POSITION_COLUMNS,
             [
                 {"topic": t, "partition": p, "next_offset": o, "updated_at": now,
                  "last_event_at": last_event_at}
@@ -231,6 +231,25 @@ class BatchApplier:
                 select(positions.c.topic, positions.c.partition, positions.c.next_offset)
             )
             return {(t, p): o for t, p, o in rows}
+
+
+NEW_POSITION_COLUMNS = ("topic", "partition", "next_offset", "updated_at")
+ADVANCED_POSITION_COLUMNS = (*NEW_POSITION_COLUMNS, "last_event_at")
+
+
+@functools.cache
+def _new_positions(positions: Table) -> Insert:
+    return unnest_insert(positions, NEW_POSITION_COLUMNS).on_conflict_do_nothing()
+
+
+@functools.cache
+def _advanced_positions(positions: Table, with_event_time: bool) -> Insert:
+    """Upsert of the next offsets; a batch of refusals only leaves `last_event_at` as it was."""
+    stmt = unnest_insert(positions, ADVANCED_POSITION_COLUMNS)
+    values = {"next_offset": stmt.excluded.next_offset, "updated_at": stmt.excluded.updated_at}
+    if with_event_time:
+        values["last_event_at"] = stmt.excluded.last_event_at
+    return stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_=values)
 
 
 class _Transaction:
