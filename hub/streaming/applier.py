@@ -89,12 +89,24 @@ class BatchApplier:
         self._rng = rng or random.Random()
         self.retrying = False
 
-    async def apply(self, records: Sequence[Record]) -> BatchOutcome:
+    def screen(self, records: Sequence[Record]) -> list[AnyEvent | Refusal]:
+        """Decode and check records: pure CPU work, done before the batch's transaction (and,
+        in a bulk replay, while the previous batch's transaction runs)."""
+        now = datetime.now(UTC)
+        max_bytes = self.settings.max_event_bytes
+        return [screen(record, self.projection, max_bytes, now) for record in records]
+
+    async def apply(
+        self, records: Sequence[Record], screened: Sequence[AnyEvent | Refusal] | None = None
+    ) -> BatchOutcome:
+        """Apply a batch; `screened` is `self.screen(records)` when the caller has it."""
         started = time.perf_counter()
+        if screened is None:
+            screened = self.screen(records)
         attempt = 0
         while True:
             try:
-                applied, refused, skipped = await self._apply_once(records)
+                applied, refused, skipped = await self._apply_once(records, screened)
                 self.retrying = False
                 outcome = BatchOutcome(applied, refused, skipped, time.perf_counter() - started)
                 self._observe(len(records), outcome)
@@ -103,7 +115,7 @@ class BatchApplier:
                 raise
             except Exception as exc:
                 if not is_transient(exc):
-                    return await self._isolate(records, exc, started)
+                    return await self._isolate(records, screened, exc, started)
                 self.retrying = True
                 metrics.TRANSIENT_RETRIES.labels(self.projection.name).inc()
                 delay = backoff_seconds(
@@ -125,7 +137,13 @@ class BatchApplier:
         metrics.BATCH_SIZE.labels(name).observe(size)
         metrics.BATCH_SECONDS.labels(name).observe(outcome.seconds)
 
-    async def _isolate(self, records: Sequence[Record], exc: Exception, started: float):
+    async def _isolate(
+        self,
+        records: Sequence[Record],
+        screened: Sequence[AnyEvent | Refusal],
+        exc: Exception,
+        started: float,
+    ) -> BatchOutcome:
         """A non-transient failure: split the batch until the record that causes it is alone,
         then dead-letter that record so the rest still applies."""
         if len(records) == 1:
@@ -135,8 +153,8 @@ class BatchApplier:
                              **event_identity(records[0].value)})
             return await self.apply_refusals([refusal], started)
         middle = len(records) // 2
-        first = await self.apply(records[:middle])
-        second = await self.apply(records[middle:])
+        first = await self.apply(records[:middle], screened[:middle])
+        second = await self.apply(records[middle:], screened[middle:])
         return BatchOutcome(
             first.applied + second.applied,
             first.dead_lettered + second.dead_lettered,
@@ -166,14 +184,18 @@ class BatchApplier:
     def _transaction(self):
         return _Transaction(self.engine, self._schema_map)
 
-    async def _apply_once(self, records: Sequence[Record]) -> tuple[int, int, int]:
-        now = datetime.now(UTC)
+    async def _apply_once(
+        self, records: Sequence[Record], screened: Sequence[AnyEvent | Refusal]
+    ) -> tuple[int, int, int]:
         async with self._transaction() as conn:
-            fresh = await self._fresh(conn, records)
+            stored = await self._lock_positions(conn, records)
+            fresh: list[Record] = []
             events: list[AnyEvent] = []
             refusals: list[Refusal] = []
-            for record in fresh:
-                outcome = screen(record, self.projection, self.settings.max_event_bytes, now)
+            for record, outcome in zip(records, screened, strict=True):
+                if record.offset < stored.get((record.topic, record.partition), 0):
+                    continue
+                fresh.append(record)
                 (refusals if isinstance(outcome, Refusal) else events).append(outcome)
             if refusals:
                 await self.dead_letters.send(refusals)
@@ -184,10 +206,18 @@ class BatchApplier:
 
     async def _fresh(self, conn: AsyncConnection, records: Sequence[Record]) -> list[Record]:
         """Lock this batch's position rows and keep the records not applied yet."""
+        stored = await self._lock_positions(conn, records)
+        return [r for r in records if r.offset >= stored.get((r.topic, r.partition), 0)]
+
+    async def _lock_positions(
+        self, conn: AsyncConnection, records: Sequence[Record]
+    ) -> dict[tuple[str, int], int]:
+        """Lock the position rows of the batch's partitions (creating missing ones); the
+        stored next offsets. Records below them were applied before."""
         positions = self.projection.positions
         partitions = sorted({(r.topic, r.partition) for r in records})
         if not partitions:
-            return []
+            return {}
         now = datetime.now(UTC)
         await insert_rows(
             conn, _new_positions(positions), NEW_POSITION_COLUMNS,
@@ -200,8 +230,7 @@ class BatchApplier:
             .order_by(positions.c.topic, positions.c.partition)
             .with_for_update()
         )
-        stored = {(t, p): o for t, p, o in rows}
-        return [r for r in records if r.offset >= stored.get((r.topic, r.partition), 0)]
+        return {(t, p): o for t, p, o in rows}
 
     async def _advance(
         self, conn: AsyncConnection, fresh: Sequence[Record], events: Sequence[AnyEvent]

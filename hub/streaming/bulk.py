@@ -8,14 +8,15 @@ replays and rebuilds of millions of events use this path instead. Same records, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from hub.streaming.applier import BatchApplier
-from hub.streaming.records import from_aiokafka
+from hub.streaming.applier import BatchApplier, BatchOutcome
+from hub.streaming.records import Record, from_aiokafka
 
 METADATA_ATTEMPTS = 25
 
@@ -27,6 +28,34 @@ class ReplayStats:
     dead_lettered: int = 0
     skipped: int = 0
     batches: int = 0
+
+
+SCREEN_CHUNK = 500
+
+
+async def _screen_yielding(applier: BatchApplier, records: list[Record]) -> list:
+    """`applier.screen(records)`, yielding to the event loop between chunks so the batch in
+    flight gets on with its transaction meanwhile."""
+    screened: list = []
+    for start in range(0, len(records), SCREEN_CHUNK):
+        screened += applier.screen(records[start:start + SCREEN_CHUNK])
+        await asyncio.sleep(0)
+    return screened
+
+
+def _count(
+    stats: ReplayStats,
+    outcome: BatchOutcome,
+    records: int,
+    on_batch: Callable[[ReplayStats], None] | None,
+) -> None:
+    stats.records += records
+    stats.applied += outcome.applied
+    stats.dead_lettered += outcome.dead_lettered
+    stats.skipped += outcome.skipped
+    stats.batches += 1
+    if on_batch is not None:
+        on_batch(stats)
 
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
@@ -73,23 +102,33 @@ async def replay_to_end(
             if start < ends[tp]:
                 consumer.seek(tp, start)
                 remaining.add(tp)
-        while remaining:
-            fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
-            records = []
-            for tp, messages in fetched.items():
-                records += [from_aiokafka(m) for m in messages if m.offset < ends[tp]]
-                if messages and messages[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
-            if not records:
-                continue
-            outcome = await applier.apply(records)
-            stats.records += len(records)
-            stats.applied += outcome.applied
-            stats.dead_lettered += outcome.dead_lettered
-            stats.skipped += outcome.skipped
-            stats.batches += 1
-            if on_batch is not None:
-                on_batch(stats)
+        # Batch N+1 is fetched and screened while batch N's transaction runs: PostgreSQL works
+        # on one core while this process decodes on the other. Batches still apply in order.
+        in_flight: tuple[asyncio.Task[BatchOutcome], int] | None = None
+        try:
+            while remaining:
+                fetched = await consumer.getmany(
+                    *remaining, timeout_ms=1000, max_records=max_records
+                )
+                records = []
+                for tp, messages in fetched.items():
+                    records += [from_aiokafka(m) for m in messages if m.offset < ends[tp]]
+                    if messages and messages[-1].offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+                if not records:
+                    continue
+                screened = await _screen_yielding(applier, records)
+                if in_flight is not None:
+                    _count(stats, await in_flight[0], in_flight[1], on_batch)
+                in_flight = (asyncio.create_task(applier.apply(records, screened)), len(records))
+            if in_flight is not None:
+                _count(stats, await in_flight[0], in_flight[1], on_batch)
+                in_flight = None
+        finally:
+            if in_flight is not None and not in_flight[0].done():
+                in_flight[0].cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await in_flight[0]
         return stats
     finally:
         await consumer.stop()
