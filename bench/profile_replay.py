@@ -28,6 +28,7 @@ from bench.replay import (  # noqa: E402
     delete_topics,
     drop_databases,
     fill_topics,
+    raw_consume,
 )
 from hub.settings import Settings  # noqa: E402
 
@@ -99,8 +100,15 @@ def main() -> None:
         if profiler:
             profiler.stop()
             print(profiler.output_text(unicode=False, color=False, show_all=False))
+        from hub.projections import all_projections
+
+        topics = all_projections()[args.projection].topics(settings)
+        raw = asyncio.run(raw_consume(settings.kafka_bootstrap, topics, records))
+        print(f"raw aiokafka: {raw['events']} records at {raw['events_per_s']} records/s, "
+              f"{raw['cpu_us_per_event']} us CPU per record")
         print(f"{args.projection}: {records} records in {seconds:.2f}s = "
-              f"{records / seconds:.0f} records/s, {cpu / records * 1e6:.1f} us CPU per record")
+              f"{records / seconds:.0f} records/s, {cpu / records * 1e6:.1f} us CPU per record,"
+              f" ratio to raw {records / seconds / raw['events_per_s']:.3f}")
     finally:
         asyncio.run(drop_databases(base, [db]))
         if not args.keep:

@@ -37,8 +37,10 @@ class Session(Generic[FactsT]):
     facts: FactsT
 
     @property
-    def rank(self) -> tuple[datetime, str]:
-        return (self.completed_at, str(self.session_id))
+    def rank(self) -> tuple[datetime, UUID]:
+        # UUIDs order as their canonical strings do (fixed-width lowercase hex), without
+        # formatting one per comparison.
+        return (self.completed_at, self.session_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,15 @@ class LearnerState(Generic[FactsT]):
     erased_at: datetime | None = None
 
     def current(self) -> Session[FactsT] | None:
-        valid = [s for s in self.sessions.values() if s.session_id not in self.invalidated]
-        return max(valid, key=lambda s: s.rank, default=None)
+        invalidated = self.invalidated
+        return max(
+            (s for s in self.sessions.values() if s.session_id not in invalidated),
+            key=_rank, default=None,
+        )
+
+
+def _rank(session: Session) -> tuple[datetime, UUID]:
+    return (session.completed_at, session.session_id)
 
 
 def erasure_key(user_id: str) -> str:

@@ -64,3 +64,11 @@ def test_fold_is_apply_of_each_event_in_turn():
             assert folded is not start
 
     check()
+
+
+def test_session_ids_rank_as_their_canonical_strings():
+    """CONTRACT ties on completed_at by session_id; UUID order is its string order."""
+    import uuid
+
+    ids = [uuid.uuid4() for _ in range(2000)]
+    assert sorted(ids) == sorted(ids, key=str)
