@@ -5,14 +5,30 @@ HUB := $(VENV)/bin/hub
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup stack-up stack-down lint test demo bench schemas clean
+.PHONY: setup browser stack-up stack-down lint test demo bench schemas clean
 
-setup: $(VENV)/.installed
+CHART_JS := hub/api/static/vendor/chart.umd.min.js
+
+setup: $(VENV)/.installed $(CHART_JS) browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
+
+# The dashboard's chart library, from the npm registry (web/package-lock.json), served by the
+# API itself: never a CDN at run time. Redone only when the lock file changes.
+$(CHART_JS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(dir $@)
+	cp web/node_modules/chart.js/dist/chart.umd.min.js $@
+
+# Headless Chromium for the dashboard's browser test (Debian's package; installed when root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "note: install Debian's chromium package for the dashboard browser test"; fi; }
 
 stack-up: setup
 	$(HUB) stack up
@@ -45,4 +61,4 @@ schemas: setup
 
 clean:
 	-$(HUB) stack down
-	rm -rf $(VENV) test-artifacts
+	rm -rf $(VENV) test-artifacts web/node_modules hub/api/static/vendor

@@ -10,7 +10,17 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from hub.api.routes import analytics, marketplace, mentorship, missions, portfolio, recipes
+from hub.api.dashboard import mount_dashboard
+from hub.api.routes import (
+    admin_groups,
+    analytics,
+    marketplace,
+    mentorship,
+    missions,
+    portfolio,
+    recipes,
+    skill_gaps,
+)
 from hub.db import create_engine
 from hub.settings import Settings
 
@@ -37,6 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(recipes.router)
     app.include_router(marketplace.router)
     app.include_router(mentorship.router)
+    app.include_router(admin_groups.router)
+    app.include_router(skill_gaps.router)
+    mount_dashboard(app)
 
     @app.exception_handler(RequestValidationError)
     async def precise_400(_request: Request, exc: RequestValidationError) -> JSONResponse:

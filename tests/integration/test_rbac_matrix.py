@@ -74,6 +74,11 @@ ENTERPRISE_RULE = {
     "enterprise_admin_own": OK,
     "platform_admin": OK,
 }
+ADMIN_GROUPS_RULE = {  # every admin lists what they may read (possibly nothing)
+    **dict.fromkeys(LEARNER_RULE, DENIED),
+    **dict.fromkeys(["cohort_admin_own", "cohort_admin_other", "enterprise_admin_own",
+                     "enterprise_admin_other", "platform_admin"], OK),
+}
 
 
 def endpoints(u: str) -> dict[str, tuple[str, dict[str, int]]]:
@@ -92,6 +97,12 @@ def endpoints(u: str) -> dict[str, tuple[str, dict[str, int]]]:
         "cohort_analytics": (f"/api/v1/profiler/admin/cohorts/{u}-c1/analytics", COHORT_RULE),
         "enterprise_analytics": (
             f"/api/v1/profiler/admin/enterprise/analytics?enterprise_id={u}-e1",
+            ENTERPRISE_RULE,
+        ),
+        "admin_groups": ("/api/v1/profiler/admin/groups", ADMIN_GROUPS_RULE),
+        "cohort_skill_gaps": (f"/api/v1/profiler/admin/cohorts/{u}-c1/skill-gaps", COHORT_RULE),
+        "enterprise_skill_gaps": (
+            f"/api/v1/profiler/admin/enterprise/skill-gaps?enterprise_id={u}-e1",
             ENTERPRISE_RULE,
         ),
     }
@@ -203,3 +214,42 @@ async def test_talent_matches_show_only_opted_in_learners_of_the_callers_enterpr
     assert f"{unique}-L" not in users(other)  # another enterprise's learner
     assert f"{unique}-M" not in users(other) | users(platform)  # never opted in
     assert f"{unique}-L" in users(platform)
+
+
+async def test_admin_groups_list_what_each_admin_may_read(client, settings, unique):
+    tokens = principals(unique, settings.jwt_secret)
+    u = unique
+
+    async def groups(who: str) -> tuple[list[str], list[str]]:
+        response = await client.get("/api/v1/profiler/admin/groups",
+                                    headers={"Authorization": f"Bearer {tokens[who]}"})
+        body = response.json()
+        return ([e["enterprise_id"] for e in body["enterprises"]],
+                [c["cohort_id"] for c in body["cohorts"]])
+
+    assert await groups("cohort_admin_own") == ([], [f"{u}-c1"])
+    assert await groups("enterprise_admin_own") == ([f"{u}-e1"], [f"{u}-c1"])
+    assert await groups("enterprise_admin_other") == ([f"{u}-e2"], [f"{u}-c2"])
+    enterprises, cohorts = await groups("platform_admin")
+    assert {f"{u}-e1", f"{u}-e2"} <= set(enterprises)
+    assert {f"{u}-c1", f"{u}-c2"} <= set(cohorts)
+
+
+async def test_skill_gaps_of_a_group_follow_the_track_targets(client, settings, unique):
+    """L (defender, score 72): network_security 72 against 75, incident_response 77 against 80."""
+    token = principals(unique, settings.jwt_secret)["cohort_admin_own"]
+    response = await client.get(f"/api/v1/profiler/admin/cohorts/{unique}-c1/skill-gaps",
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["learners"] == 1
+    assert [(g["skill"], g["average_target"], g["average_gap"], g["learners_below_target"])
+            for g in body["gaps"]] == [("incident_response", 80.0, 3.0, 1),
+                                       ("network_security", 75.0, 3.0, 1)]
+    missing = await client.get("/api/v1/profiler/admin/cohorts/no-such-cohort/skill-gaps",
+                               headers={"Authorization": f"Bearer {tokens_platform(settings)}"})
+    assert missing.status_code == 404
+
+
+def tokens_platform(settings) -> str:
+    return issue_token(settings.jwt_secret, "pa", ["platform_admin"])

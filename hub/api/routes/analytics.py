@@ -145,16 +145,24 @@ async def _group(conn: AsyncConnection, scope: str, group_id: str) -> Report | N
     return report(totals, {skill: SkillTotals(total, n) for skill, total, n in skills})
 
 
-async def _freshness(conn: AsyncConnection) -> datetime | None:
+async def cohort_enterprises(conn: AsyncConnection, cohort_id: str) -> list[str]:
+    """The enterprises of the cohort's current learners: what `may_read_cohort` decides on."""
+    p = tables.placements
+    return list((await conn.execute(
+        select(p.c.enterprise_id).where(p.c.cohort_id == cohort_id).order_by(p.c.enterprise_id)
+    )).scalars())
+
+
+async def freshness(conn: AsyncConnection) -> datetime | None:
     return (await conn.execute(select(func.max(tables.positions.c.last_event_at)))).scalar()
 
 
-async def _snapshot(conn: AsyncConnection) -> AsyncConnection:
+async def snapshot(conn: AsyncConnection) -> AsyncConnection:
     """Totals, skills and placements of one group read from one committed state."""
     return await conn.execution_options(isolation_level="REPEATABLE READ")
 
 
-def _resource(request: Request) -> str:
+def resource_of(request: Request) -> str:
     query = request.url.query
     return f"{request.url.path}?{query}" if query else request.url.path
 
@@ -176,20 +184,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def cohort_analytics(
     request: Request, caller: Caller, conn: Conn, cohort_id: GroupId
 ) -> CohortAnalyticsOut:
-    conn = await _snapshot(conn)
-    p = tables.placements
-    enterprise_ids = list(
-        (await conn.execute(
-            select(p.c.enterprise_id).where(p.c.cohort_id == cohort_id).order_by(p.c.enterprise_id)
-        )).scalars()
-    )
+    conn = await snapshot(conn)
+    enterprise_ids = await cohort_enterprises(conn, cohort_id)
     await enforce(request, may_read_cohort(caller, cohort_id, enterprise_ids), caller,
-                  _resource(request))
+                  resource_of(request))
     found = await _group(conn, COHORT, cohort_id)
     if found is None:
         raise HTTPException(404, detail=f"no analytics for cohort {cohort_id}")
     return CohortAnalyticsOut(cohort_id=cohort_id, enterprise_ids=enterprise_ids,
-                              freshness=await _freshness(conn), **asdict(found))
+                              freshness=await freshness(conn), **asdict(found))
 
 
 @router.get(
@@ -219,9 +222,9 @@ async def enterprise_analytics(
             "type": "missing", "loc": ("query", "enterprise_id"), "input": None,
             "msg": "required: the token names no enterprise to default to",
         }])
-    await enforce(request, may_read_enterprise(caller, target), caller, _resource(request))
+    await enforce(request, may_read_enterprise(caller, target), caller, resource_of(request))
     assert target is not None  # refused above otherwise
-    conn = await _snapshot(conn)
+    conn = await snapshot(conn)
     found = await _group(conn, ENTERPRISE, target)
     if found is None:
         raise HTTPException(404, detail=f"no analytics for enterprise {target}")
@@ -233,6 +236,6 @@ async def enterprise_analytics(
     return EnterpriseAnalyticsOut(
         enterprise_id=target,
         cohorts=[CohortLearners(cohort_id=c, learners=n) for c, n in cohorts],
-        freshness=await _freshness(conn),
+        freshness=await freshness(conn),
         **asdict(found),
     )
