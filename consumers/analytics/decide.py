@@ -14,6 +14,7 @@ empty group sums to exactly zero.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
@@ -34,8 +35,10 @@ _EXACT = Context(prec=400)
 Group = tuple[str, str]  # (COHORT or ENTERPRISE, its id)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def exact(score: float) -> Decimal:
-    """The score as the decimal it was written as (floats' repr is their shortest form)."""
+    """The score as the decimal it was written as (floats' repr is their shortest form).
+    Cached: scores repeat a lot, and this runs for every skill of every session."""
     return Decimal(repr(score))
 
 
@@ -135,41 +138,78 @@ class Aggregates:
             _accumulate(self.placements, placement, count)
 
 
-def _contribute(into: Aggregates, state: LearnerState[SessionFacts], sign: int) -> None:
-    """Add (sign 1) or retract (sign -1) what one learner contributes to the aggregates."""
-    completed = Totals(sessions_completed=sign)
-    for session in state.sessions.values():
-        if session.session_id not in state.invalidated:
-            for group in session.facts.groups():
-                _accumulate(into.totals, group, completed)
-    current = state.current()
-    if current is None:
-        return
-    facts = current.facts
-    score = facts.overall_score if sign > 0 else facts.overall_score.copy_negate()
-    learner = Totals(sign, score, tuple(sign * (d == facts.difficulty) for d in DIFFICULTIES))
-    skills = [
-        (skill, SkillTotals(value if sign > 0 else value.copy_negate(), sign))
-        for skill, value in facts.skill_scores
-    ]
-    for group in facts.groups():
-        _accumulate(into.totals, group, learner)
-        for skill, totals in skills:
-            _accumulate(into.skills, (group, skill), totals)
-    if facts.cohort_id is not None and facts.enterprise_id is not None:
-        _accumulate(into.placements, (facts.cohort_id, facts.enterprise_id), sign)
+class _Change:
+    """A batch's change as plain mutable sums (the replay hot path: no object per addition);
+    `aggregates()` drops what sums to nothing, as `_accumulate` does step by step."""
+
+    def __init__(self) -> None:
+        # group -> [learners, score_sum, difficulty 1 … 5, sessions_completed]
+        self.totals: dict[Group, list] = {}
+        self.skills: dict[tuple[Group, str], list] = {}  # -> [score_sum, scores]
+        self.placements: dict[tuple[str, str], int] = {}
+
+    def _totals(self, group: Group) -> list:
+        sums = self.totals.get(group)
+        if sums is None:
+            sums = self.totals[group] = [0, ZERO, 0, 0, 0, 0, 0, 0]
+        return sums
+
+    def contribute(self, state: LearnerState[SessionFacts], sign: int) -> None:
+        """Add (sign 1) or retract (sign -1) what one learner contributes."""
+        invalidated = state.invalidated
+        for session in state.sessions.values():
+            if session.session_id not in invalidated:
+                for group in session.facts.groups():
+                    self._totals(group)[7] += sign
+        current = state.current()
+        if current is None:
+            return
+        facts = current.facts
+        add = _EXACT.add
+        score = facts.overall_score if sign > 0 else facts.overall_score.copy_negate()
+        skills = [
+            (skill, value if sign > 0 else value.copy_negate())
+            for skill, value in facts.skill_scores
+        ]
+        for group in facts.groups():
+            sums = self._totals(group)
+            sums[0] += sign
+            sums[1] = add(sums[1], score)
+            sums[1 + facts.difficulty] += sign
+            for skill, value in skills:
+                key = (group, skill)
+                skill_sums = self.skills.get(key)
+                if skill_sums is None:
+                    self.skills[key] = [value, sign]
+                else:
+                    skill_sums[0] = add(skill_sums[0], value)
+                    skill_sums[1] += sign
+        if facts.cohort_id is not None and facts.enterprise_id is not None:
+            placement = (facts.cohort_id, facts.enterprise_id)
+            self.placements[placement] = self.placements.get(placement, 0) + sign
+
+    def aggregates(self) -> Aggregates:
+        totals = {
+            group: Totals(t[0], t[1], tuple(t[2:7]), t[7]) for group, t in self.totals.items()
+        }
+        skills = {key: SkillTotals(s[0], s[1]) for key, s in self.skills.items()}
+        return Aggregates(
+            totals={k: v for k, v in totals.items() if v},
+            skills={k: v for k, v in skills.items() if v},
+            placements={k: n for k, n in self.placements.items() if n},
+        )
 
 
 def batch_change(
     transitions: Iterable[tuple[LearnerState[SessionFacts], LearnerState[SessionFacts]]],
 ) -> Aggregates:
     """The aggregates' change when each learner's state goes from `before` to `after`."""
-    change = Aggregates()
+    change = _Change()
     for before, after in transitions:
         if after is not before:
-            _contribute(change, after, 1)
-            _contribute(change, before, -1)
-    return change
+            change.contribute(after, 1)
+            change.contribute(before, -1)
+    return change.aggregates()
 
 
 @dataclass(frozen=True, slots=True)
