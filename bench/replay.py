@@ -38,8 +38,9 @@ from aiokafka import AIOKafkaConsumer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from hub.settings import Settings  # noqa: E402
+from hub.streaming.bulk import BULK_BATCH_RECORDS  # noqa: E402
 
-BATCH = 5000
+BATCH = BULK_BATCH_RECORDS
 COHORTS = 40
 EVENTS_PER_LEARNER = 6
 
