@@ -59,6 +59,8 @@ def decode(raw: bytes | None, max_bytes: int = 1_048_576) -> AnyEvent:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedEvent(f"not UTF-8 JSON: {exc}") from None
+    except RecursionError:  # `[[[[…` nested deeper than the parser's stack
+        raise MalformedEvent("JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(document).__name__}")
     return from_document(document, raw)

@@ -328,6 +328,8 @@ OTHER_BAD: list[tuple[str, bytes | None, type[errors.EventRejected], str | None]
     ("no value (tombstone)", None, errors.MalformedEvent, None),
     ("invalid UTF-8", b'{"event_id": "\xff\xfe"}', errors.MalformedEvent, None),
     ("oversized", b'{"pad": "' + b"x" * 1_048_576 + b'"}', errors.OversizedEvent, None),
+    ("nested arrays", b"[" * 100_000 + b"]" * 100_000, errors.MalformedEvent, None),
+    ("nested objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, errors.MalformedEvent, None),
 ]
 
 BAD = [
