@@ -63,7 +63,30 @@ def decode(raw: bytes | None, max_bytes: int = 1_048_576) -> AnyEvent:
         raise MalformedEvent("JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(document).__name__}")
+    # PostgreSQL text and jsonb cannot hold U+0000, so such an event could never be stored.
+    # The byte search keeps the exact walk off the hot path.
+    if b"\\u0000" in raw and (path := _nul_path(document)) is not None:
+        raise InvalidEvent("contains a NUL character (U+0000)", field=path)
     return from_document(document, raw)
+
+
+def _nul_path(document: dict[str, Any]) -> str | None:
+    """Dotted path of the first string (or key) holding U+0000, walked without recursion."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return path
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                child = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    return child.replace("\x00", "\\u0000")
+                stack.append((child, value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}.{i}", item) for i, item in enumerate(node))
+    return None
 
 
 def from_document(document: dict[str, Any], raw: bytes | None = None) -> AnyEvent:
