@@ -30,8 +30,9 @@ def unauthorized(detail: str) -> HTTPException:
 def principal_from_token(token: str, secret: str) -> Principal:
     """Validate signature, expiry and claims; raises a 401 saying what is wrong."""
     try:
+        # `exp` is required: a token without one would stay valid forever if it leaked.
         claims = jwt.decode(
-            token, secret, algorithms=ALGORITHMS, options={"require": ["sub"]}
+            token, secret, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]}
         )
     except jwt.ExpiredSignatureError:
         raise unauthorized("token expired") from None
