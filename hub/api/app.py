@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -46,7 +46,9 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=400)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process")
+    # Documented as text/plain (Prometheus exposition), not FastAPI's default JSON.
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process",
+             response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
