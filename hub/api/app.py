@@ -38,6 +38,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(marketplace.router)
     app.include_router(mentorship.router)
 
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next):
+        """No id holds U+0000 (PostgreSQL text cannot), and asyncpg fails on one: say so."""
+        fields = [name for name, value in request.query_params.multi_items()
+                  if "\x00" in name or "\x00" in value]
+        if "\x00" in request.url.path:
+            fields.append("path")
+        if fields:
+            problems = [{"field": f.replace("\x00", "\\u0000"),
+                         "error": "NUL character (U+0000) is not allowed"} for f in fields]
+            return JSONResponse({"detail": "invalid request", "problems": problems}, 400)
+        return await call_next(request)
+
     @app.exception_handler(RequestValidationError)
     async def precise_400(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
