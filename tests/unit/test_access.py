@@ -53,7 +53,7 @@ def test_token_round_trip():
 
 
 def forged(claims, key=SECRET, algorithm="HS256"):
-    return jwt.encode({"exp": int(time.time()) + 60, **claims}, key, algorithm=algorithm)
+    return jwt.encode({"exp": int(time.time()) + 86_400, **claims}, key, algorithm=algorithm)
 
 
 @pytest.mark.parametrize(
