@@ -171,10 +171,15 @@ def dlq_redrive(
                 raise typer.Exit(2)
             chosen = [x for x in letters if (all_ or x.ref in refs) and x.ref not in done]
             skipped = len([x for x in letters if (all_ or x.ref in refs) and x.ref in done])
+            truncated = [x for x in chosen if x.truncated]
+            chosen = [x for x in chosen if not x.truncated]
             typer.echo(
                 f"plan: redrive {len(chosen)} dead letters of {consumer} "
                 f"({skipped} already redriven, left alone)"
             )
+            for letter in truncated:
+                typer.echo(f"  {letter.ref:>10}  left alone: holds only a preview of the "
+                           f"original, which is at {letter.summary()['source']}")
             for letter in chosen:
                 s = letter.summary()
                 typer.echo(f"  {s['ref']:>10}  {s['reason']:24} -> {s['source'].split(':')[0]}")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.settings import Settings
 from hub.streaming.bulk import topic_partitions
-from hub.streaming.dead_letters import HEADER_PREFIX
+from hub.streaming.dead_letters import HEADER_PREFIX, TRUNCATED_HEADERS
 from hub.streaming.runtime import dead_letter_producer
 
 SCHEMA = "hub_dlq"
@@ -53,6 +53,12 @@ class DeadLetter:
 
     def header(self, name: str) -> str:
         return dict(self.headers).get(name, b"").decode("utf-8", "replace")
+
+    @property
+    def truncated(self) -> bool:
+        """Carries only a preview of the original (too large); it cannot be redriven from here:
+        the original is at `dlq.source.*`."""
+        return any(self.header(name) for name in TRUNCATED_HEADERS)
 
     def original_headers(self) -> list[tuple[str, bytes]]:
         return [(k, v) for k, v in self.headers if not k.startswith(HEADER_PREFIX)]
@@ -127,13 +133,16 @@ async def already_redriven(engine: AsyncEngine, topic: str) -> set[str]:
 async def redrive(
     settings: Settings, engine: AsyncEngine, consumer: str, letters: list[DeadLetter]
 ) -> list[DeadLetter]:
-    """Republish each dead letter to its source topic once; returns those republished."""
+    """Republish each dead letter to its source topic once; returns those republished.
+    Truncated letters are left alone: republishing a preview would publish a different event."""
     topic = settings.dead_letter_topic(consumer)
     producer = dead_letter_producer(settings)  # sized for what the dead-letter topic holds
     await producer.start()
     done = []
     try:
         for letter in letters:
+            if letter.truncated:
+                continue
             # Claim first, publish second, commit last: a failed publish leaves no claim.
             async with engine.begin() as conn:
                 claimed = await conn.execute(

@@ -62,6 +62,8 @@ def decode(raw: bytes | None, max_bytes: int = 1_048_576) -> AnyEvent:
         raise OversizedEvent(f"{len(raw)} bytes exceeds the limit of {max_bytes}")
     hint = _EVENT_TYPE_HINT.search(raw)
     known = CURRENT.get(hint.group(1).decode()) if hint else None
+    if b"\\u0000" in raw:
+        known = None  # the checked path finds and names the NUL the models would let by
     if known is not None:
         payload_model, event_model = known
         try:
@@ -84,9 +86,34 @@ def _decode_checked(raw: bytes) -> AnyEvent:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedEvent(f"not UTF-8 JSON: {exc}") from None
+    except RecursionError:  # `[[[[…` nested deeper than the parser's stack
+        raise MalformedEvent("JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(document).__name__}")
+    # PostgreSQL text and jsonb cannot hold U+0000, so such an event could never be stored.
+    # The byte search keeps the exact walk off the hot path.
+    if b"\\u0000" in raw and (path := _nul_path(document)) is not None:
+        raise InvalidEvent("contains a NUL character (U+0000)", field=path)
     return from_document(document, raw)
+
+
+def _nul_path(document: dict[str, Any]) -> str | None:
+    """Dotted path of the first string (or key) holding U+0000, walked without recursion."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return path
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                child = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    return child.replace("\x00", "\\u0000")
+                stack.append((child, value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}.{i}", item) for i, item in enumerate(node))
+    return None
 
 
 def from_document(document: dict[str, Any], raw: bytes | None = None) -> AnyEvent:

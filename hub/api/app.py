@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -51,6 +51,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(skill_gaps.router)
     mount_dashboard(app)
 
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next):
+        """No id holds U+0000 (PostgreSQL text cannot), and asyncpg fails on one: say so."""
+        fields = [name for name, value in request.query_params.multi_items()
+                  if "\x00" in name or "\x00" in value]
+        if "\x00" in request.url.path:
+            fields.append("path")
+        if fields:
+            problems = [{"field": f.replace("\x00", "\\u0000"),
+                         "error": "NUL character (U+0000) is not allowed"} for f in fields]
+            return JSONResponse({"detail": "invalid request", "problems": problems}, 400)
+        return await call_next(request)
+
     @app.exception_handler(RequestValidationError)
     async def precise_400(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
@@ -59,7 +72,9 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=400)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process")
+    # Documented as text/plain (Prometheus exposition), not FastAPI's default JSON.
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process",
+             response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -30,8 +30,9 @@ def unauthorized(detail: str) -> HTTPException:
 def principal_from_token(token: str, secret: str) -> Principal:
     """Validate signature, expiry and claims; raises a 401 saying what is wrong."""
     try:
+        # `exp` is required: a token without one would stay valid forever if it leaked.
         claims = jwt.decode(
-            token, secret, algorithms=ALGORITHMS, options={"require": ["sub"]}
+            token, secret, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]}
         )
     except jwt.ExpiredSignatureError:
         raise unauthorized("token expired") from None
@@ -44,8 +45,8 @@ def principal_from_token(token: str, secret: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise unauthorized(f"token is malformed: {exc}") from None
     sub, roles = claims.get("sub"), claims.get("roles", [])
-    if not isinstance(sub, str) or not sub:
-        raise unauthorized("token 'sub' must be a non-empty string")
+    if not isinstance(sub, str) or not sub or "\x00" in sub:
+        raise unauthorized("token 'sub' must be a non-empty string without NUL")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise unauthorized("token 'roles' must be a list of strings")
     unknown = set(roles) - ROLES

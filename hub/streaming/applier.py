@@ -62,6 +62,10 @@ def screen(
         return Refusal(record, "key_mismatch", f"key {key!r} is not the event's {event.key!r}")
     if event.occurred_at > now + FUTURE_TOLERANCE:
         return Refusal(record, "occurred_in_future", f"occurred_at {event.occurred_at.isoformat()}")
+    # A far-future completed_at, erased_at or changed_at would win "newest" forever.
+    for name, value in event.data:
+        if isinstance(value, datetime) and value > now + FUTURE_TOLERANCE:
+            return Refusal(record, "timestamp_in_future", f"data.{name} {value.isoformat()}")
     return event
 
 

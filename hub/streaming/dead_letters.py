@@ -3,10 +3,19 @@
 The original key, value and headers travel unchanged; `dlq.*` headers say why and where
 from. Delivery is awaited before the consumer's position moves past the record, so a
 dead letter is never lost (it may be written twice if the worker dies in between).
+
+A dead letter must always be publishable, or one bad record would stop its worker for good
+(the batch is retried or the agent dies). So a key or value larger than events may be
+(`max_bytes`, refused as `oversized`) travels as its first `PREVIEW_BYTES` plus
+`dlq.<part>.bytes` and `dlq.<part>.sha256`; and a letter the broker still refuses as too
+large (a dead-letter topic made with a smaller `max.message.bytes`) is sent again with key and
+value cut to the preview and its original headers left out. The whole original always stays
+at its source position (`dlq.source.*`; the hub's topics are kept forever).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -14,11 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 
 from hub.metrics import DEAD_LETTERS
 from hub.streaming.records import Record
 
 HEADER_PREFIX = "dlq."
+PREVIEW_BYTES = 64 * 1024
+TRUNCATED_HEADERS = ("dlq.key.truncated", "dlq.value.truncated")
 log = logging.getLogger(__name__)
 
 
@@ -43,11 +55,43 @@ def dead_letter_headers(refusal: Refusal, consumer: str, now: datetime) -> list[
     ]
 
 
+def clipped(part: str, blob: bytes | None, max_bytes: int) -> tuple[bytes | None, list]:
+    """`blob` when it is at most `max_bytes`, else its preview and the headers describing it."""
+    if blob is None or len(blob) <= max_bytes:
+        return blob, []
+    return blob[:PREVIEW_BYTES], [
+        (f"dlq.{part}.truncated", b"true"),
+        (f"dlq.{part}.bytes", str(len(blob)).encode()),
+        (f"dlq.{part}.sha256", hashlib.sha256(blob).hexdigest().encode()),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def letter_for(refusal: Refusal, consumer: str, now: datetime, max_bytes: int,
+               *, compact: bool = False) -> Letter:
+    """The dead letter of a refusal; `compact` cuts it to the preview and drops the original
+    headers, for a dead-letter topic that refused the full letter as too large."""
+    limit = PREVIEW_BYTES if compact else max_bytes
+    key, key_headers = clipped("key", refusal.record.key, limit)
+    value, value_headers = clipped("value", refusal.record.value, limit)
+    headers = dead_letter_headers(refusal, consumer, now)
+    if compact:
+        headers = [h for h in headers if h[0].startswith(HEADER_PREFIX)]
+        headers.append(("dlq.headers.dropped", str(len(refusal.record.headers)).encode()))
+    return Letter(key, value, headers + key_headers + value_headers)
+
+
 def event_identity(value: bytes | None) -> dict[str, str]:
     """`event_id` and `correlation_id` of a refused record, when it is JSON enough to say."""
     try:
         document = json.loads(value or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(document, dict):
         return {}
@@ -55,24 +99,22 @@ def event_identity(value: bytes | None) -> dict[str, str]:
 
 
 class DeadLetterSink:
-    def __init__(self, producer: AIOKafkaProducer, topic: str, consumer: str) -> None:
+    def __init__(
+        self, producer: AIOKafkaProducer, topic: str, consumer: str, max_bytes: int = 1_048_576
+    ) -> None:
         self._producer = producer
         self.topic = topic
         self.consumer = consumer
+        self.max_bytes = max_bytes  # events larger than this are refused; see the docstring
 
     async def send(self, refusals: Sequence[Refusal]) -> None:
         now = datetime.now(UTC)
-        futures = [
-            await self._producer.send(
-                self.topic,
-                key=r.record.key,
-                value=r.record.value,
-                headers=dead_letter_headers(r, self.consumer, now),
-            )
-            for r in refusals
-        ]
-        for future in futures:
-            await future
+        pending = [(r, await self._publish(r, now)) for r in refusals]
+        for refusal, future in pending:
+            try:
+                await future
+            except MessageSizeTooLargeError:  # the broker's limit for this topic is smaller
+                await (await self._publish(refusal, now, compact=True))
         for refusal in refusals:
             DEAD_LETTERS.labels(self.consumer, refusal.reason).inc()
             record = refusal.record
@@ -85,3 +127,16 @@ class DeadLetterSink:
                     **event_identity(record.value),
                 },
             )
+
+    async def _publish(self, refusal: Refusal, now: datetime, *, compact: bool = False):
+        """Queue one letter; the future of its delivery. A letter over the producer's own
+        `max_request_size` is queued compact at once."""
+        letter = letter_for(refusal, self.consumer, now, self.max_bytes, compact=compact)
+        try:
+            return await self._producer.send(
+                self.topic, key=letter.key, value=letter.value, headers=letter.headers
+            )
+        except MessageSizeTooLargeError:
+            if compact:
+                raise
+            return await self._publish(refusal, now, compact=True)

@@ -35,6 +35,7 @@ class WorkerRuntime:
                     self._producer,
                     self.settings.dead_letter_topic(self.projection.name),
                     self.projection.name,
+                    self.settings.max_event_bytes,
                 )
                 self._applier = BatchApplier(self.projection, self._engine, sink, self.settings)
             return self._applier

@@ -53,7 +53,7 @@ def test_token_round_trip():
 
 
 def forged(claims, key=SECRET, algorithm="HS256"):
-    return jwt.encode(claims, key, algorithm=algorithm)
+    return jwt.encode({"exp": int(time.time()) + 86_400, **claims}, key, algorithm=algorithm)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +67,8 @@ def forged(claims, key=SECRET, algorithm="HS256"):
         (jwt.encode({"sub": "u", "roles": ["platform_admin"]}, None, algorithm="none"),
          "algorithm"),
         ("not-a-token", "malformed"),
+        (jwt.encode({"sub": "u", "roles": ["platform_admin"]}, SECRET, algorithm="HS256"),
+         "lacks the 'exp' claim"),
     ],
 )
 def test_bad_tokens_get_a_precise_401(token, message):

@@ -62,3 +62,12 @@ def test_a_misleading_type_hint_is_not_trusted():
 def test_spliced_bytes_are_judged_alike(raw, position, junk):
     spliced = raw[:position] + junk + raw[position + len(junk):]
     assert outcome(decode, spliced) == outcome(_decode_checked, spliced)
+
+
+def test_a_nul_character_is_refused_on_both_paths():
+    raw = next(v for v in VALID if b"session.completed" in v)
+    document = json.loads(raw)
+    document["data"]["track"] = "de\u0000fender"
+    doctored = json.dumps(document).encode()
+    assert outcome(decode, doctored) == outcome(_decode_checked, doctored)
+    assert outcome(decode, doctored)[1:3] == ("invalid", "data.track")

@@ -328,6 +328,8 @@ OTHER_BAD: list[tuple[str, bytes | None, type[errors.EventRejected], str | None]
     ("no value (tombstone)", None, errors.MalformedEvent, None),
     ("invalid UTF-8", b'{"event_id": "\xff\xfe"}', errors.MalformedEvent, None),
     ("oversized", b'{"pad": "' + b"x" * 1_048_576 + b'"}', errors.OversizedEvent, None),
+    ("nested arrays", b"[" * 100_000 + b"]" * 100_000, errors.MalformedEvent, None),
+    ("nested objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, errors.MalformedEvent, None),
 ]
 
 BAD = [
@@ -365,6 +367,28 @@ def test_only_utf8_is_accepted(encoding: str) -> None:
         decode(json.dumps(document()).encode(encoding))
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("data.value_answers.motivation", "before\x00after", "data.value_answers.motivation"),
+        ("data.anti_cheat.flags", ["ok", "tab\x00switch"], "data.anti_cheat.flags.1"),
+        ("data.skill_scores", {"audit": 50, "nul\x00skill": 50},
+         "data.skill_scores.nul\\u0000skill"),
+        ("data.track", "\x00", "data.track"),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_field(path: str, value: Any, field: str) -> None:
+    """PostgreSQL cannot store U+0000: refused as invalid up front, not failed at write time."""
+    with pytest.raises(errors.InvalidEvent) as caught:
+        decode(changed(path, value))
+    assert caught.value.field == field
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text() -> None:
+    event = decode(changed("data.value_answers.motivation", "C:\\u0000 is a path"))
+    assert event.data.value_answers.motivation == "C:\\u0000 is a path"
+
+
 def test_skill_names_longer_than_64_chars_are_rejected() -> None:
     with pytest.raises(errors.InvalidEvent) as caught:
         decode(changed("data.skill_scores", {"s" * 65: 50}))
@@ -387,7 +411,9 @@ names = st.text(
     max_size=64,
 )
 scores = st.floats(min_value=0, max_value=100, allow_nan=False, allow_infinity=False)
-texts = st.text(max_size=2000)
+# Any text but U+0000, which PostgreSQL cannot store (refused, see the NUL test above).
+stored_chars = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
+texts = st.text(stored_chars, max_size=2000)
 instants = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
@@ -407,7 +433,9 @@ completions = st.fixed_dictionaries(
         "skill_scores": st.dictionaries(names, scores, min_size=1, max_size=200),
         "value_answers": st.fixed_dictionaries(
             {
-                "core_values": st.lists(st.text(min_size=1, max_size=200), min_size=1, max_size=10),
+                "core_values": st.lists(
+                    st.text(stored_chars, min_size=1, max_size=200), min_size=1, max_size=10
+                ),
                 "motivation": texts,
                 "impact_goal": texts,
             }
@@ -415,7 +443,7 @@ completions = st.fixed_dictionaries(
         "anti_cheat": st.fixed_dictionaries(
             {
                 "duration_seconds": st.integers(min_value=0, max_value=10**9),
-                "flags": st.lists(st.text(max_size=200), max_size=100),
+                "flags": st.lists(st.text(stored_chars, max_size=200), max_size=100),
                 "suspicion_score": st.floats(0, 1, allow_nan=False),
             }
         ),
