@@ -26,8 +26,9 @@ def score(value) -> str:
 def expected_units(events: Iterable[AnyEvent]) -> dict[str, Counter]:
     events = list(events)
     units: dict[str, Counter] = {}
+    current = oracle.current_sessions(events)
     units["missions.difficulty"] = Counter(
-        (user, level, str(oracle.current_sessions(events)[user].data.session_id))
+        (user, level, str(current[user].data.session_id))
         for user, level in oracle.difficulties(events).items()
     )
     profiles = oracle_recipes.current_profiles(events)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import random
 import signal
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -58,6 +59,21 @@ async def publish(settings: Settings, records: list) -> None:
     """Publish with the hub's idempotent, acks=all publisher; returns once all are acked."""
     async with Publisher(settings.kafka_bootstrap) as publisher:
         await publisher.publish_many(records)
+
+
+class Clock:
+    """Prints how long each phase of a run took (for the soak report; nothing asserts on it)."""
+
+    def __init__(self, run: str) -> None:
+        self.run = run
+        self.started = self.last = time.monotonic()
+        self.phases: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.phases[phase] = round(self.phases.get(phase, 0) + now - self.last, 1)
+        self.last = now
+        print(f"[{self.run}] {now - self.started:7.1f}s {phase}", flush=True)
 
 
 class WorkerPool:
@@ -125,6 +141,21 @@ async def unseen(settings: Settings, consumers=CONSUMERS) -> dict[str, int]:
         stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
         result[name] = sum(max(0, end - stored.get(tp, 0)) for tp, end in ends.items())
     return result
+
+
+async def wait_consuming(settings: Settings, consumers=CONSUMERS, timeout: float = 180) -> None:
+    """Until every consumer has applied something: its workers are up and in their group."""
+
+    async def started() -> bool:
+        for name in consumers:
+            rows = await db.fetch(
+                settings.database_url,
+                f"select coalesce(sum(next_offset), 0) as n from {name}.positions")
+            if not rows[0]["n"]:
+                return False
+        return True
+
+    await db.wait_until(started, timeout=timeout, what="every consumer applying")
 
 
 async def wait_caught_up(settings: Settings, timeout: float, consumers=CONSUMERS,
