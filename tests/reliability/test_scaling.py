@@ -54,4 +54,5 @@ async def test_scaling_one_to_three_workers_and_back(settings, reference_url, sc
         pool.stop_all()
     result = await verdict("scaling", settings, sample, reference_url, pool.faults,
                            consumers=[CONSUMER])
+    clock.lap("verdict")
     assert result.ok, result.summary()

@@ -11,6 +11,7 @@ from hub.streaming.crash_points import CRASH_AFTER_COMMITS
 from tests.conftest import settings_env
 from tests.reliability.harness import (
     CONSUMERS,
+    Clock,
     WorkerPool,
     chunks,
     publish,
@@ -24,6 +25,7 @@ from tests.reliability.harness import (
 async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
     settings, reference_url, scale, unique
 ):
+    clock = Clock("worker-kills")
     rng = random.Random(f"kills-{unique}")
     sample = sample_for(scale, seed=21)
     pool = WorkerPool(settings_env(settings), f"rel-kill-{unique}")
@@ -44,11 +46,14 @@ async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
                 pool.start(name, **{CRASH_AFTER_COMMITS: str(rng.randint(1, 3))})
             else:
                 pool.start(name)
+        clock.lap("published everything, killing as it went")
         await wait_caught_up(settings, scale.catch_up_seconds, pool=pool)
+        clock.lap("caught up")
         faults = dict(pool.faults)
     finally:
         pool.stop_all()
     result = await verdict("worker-kills", settings, sample, reference_url, faults)
+    clock.lap("verdict")
     assert result.ok, result.summary()
     assert sum(faults.values()) >= scale.kills, faults
     assert faults.get("sigkill_after_db_commit", 0) >= 1, faults
