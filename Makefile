@@ -5,7 +5,7 @@ HUB := $(VENV)/bin/hub
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup browser stack-up stack-down lint test demo bench schemas clean
+.PHONY: setup browser stack-up stack-down lint test soak demo bench schemas clean
 
 CHART_JS := hub/api/static/vendor/chart.umd.min.js
 
@@ -45,6 +45,16 @@ test: setup
 	status=0; \
 	$(VENV)/bin/ruff check . || status=$$?; \
 	[ $$status -ne 0 ] || $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
+	$(HUB) stack down; \
+	exit $$status
+
+# The long form of tests/reliability (HUB_SOAK=1: 100k events, 24+ worker kills, 3 broker and
+# 3 PostgreSQL hard restarts, zombie, scaling); prints each run's checker line. `make test`
+# runs the same tests at a bounded scale.
+soak: setup
+	$(HUB) stack up
+	status=0; \
+	HUB_SOAK=1 $(VENV)/bin/pytest -q -s -p no:cacheprovider tests/reliability $(PYTEST_ARGS) || status=$$?; \
 	$(HUB) stack down; \
 	exit $$status
 

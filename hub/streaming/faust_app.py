@@ -22,6 +22,7 @@ from faust.types import TP
 from hub.lag import end_offsets, lag_by_partition
 from hub.metrics import CONSUMER_LAG
 from hub.settings import Settings
+from hub.streaming.crash_points import CrashPoints
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
 from hub.streaming.records import from_faust
@@ -78,6 +79,7 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
     )
     runtime = WorkerRuntime(projection, settings)
     topic = app.topic(*projection.topics(settings), value_serializer="raw", key_serializer="raw")
+    crash_points = CrashPoints.from_environ()  # test-only; inert unless HUB_TEST_* is set
 
     @app.agent(topic, concurrency=1, name=f"{projection.name}-agent")
     async def apply_batches(stream):
@@ -86,7 +88,10 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
             async for events in stream.take_events(
                 settings.batch_size, within=settings.batch_window_seconds
             ):
-                await applier.apply([from_faust(event.message) for event in events])
+                records = [from_faust(event.message) for event in events]
+                crash_points.before_batch()
+                await applier.apply(records)
+                crash_points.after_commit()
         finally:
             await runtime.close()
 
