@@ -4,6 +4,7 @@ VENV := .venv
 HUB := $(VENV)/bin/hub
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: setup stack-up stack-down lint test demo bench schemas clean
 
@@ -38,7 +39,7 @@ demo: setup
 
 bench: setup
 	$(HUB) stack up
-	$(VENV)/bin/python bench/replay.py
+	$(VENV)/bin/python bench/report.py $(BENCH_ARGS)
 
 schemas: setup
 	$(VENV)/bin/python -m schemas.generate
