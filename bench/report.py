@@ -84,7 +84,10 @@ def git_commit() -> str:
                               check=False).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # The report's own outputs do not make the measured code dirty.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                  f":!{RESULTS.relative_to(ROOT)}", f":!{README.relative_to(ROOT)}")
+    return commit + ("+dirty" if changed else "")
 
 
 def last_json_line(stdout: str) -> dict | None:
@@ -180,10 +183,15 @@ def e2e_rows(r: dict) -> list[Row]:
 
 def worker_rss_rows(r: dict) -> list[Row]:
     raw = r["raw_aiokafka"]
+    def ratio(p: dict) -> str:
+        if not p["worker_peak_rss_mb"] or not raw["peak_rss_mb"]:
+            return "?"
+        return f"{p['worker_peak_rss_mb'] / raw['peak_rss_mb']:.2f}×"
+
     return [("worker peak RSS", f"`hub worker {name}` after the e2e run",
-             f"{n(p['worker_peak_rss_mb'], 1)} MB",
-             f"{n(raw['peak_rss_mb'], 1)} MB raw aiokafka consumer",
-             f"{n(p['worker_cpu_us_per_event'])} µs CPU/event", "—", "—")
+             f"{n(p['worker_peak_rss_mb'], 1)} MB ({n(p['worker_cpu_us_per_event'])} µs "
+             f"CPU/event)", f"{n(raw['peak_rss_mb'], 1)} MB raw aiokafka consumer", ratio(p),
+             "—", "—")
             for name, p in r["projections"].items()]
 
 
