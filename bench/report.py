@@ -289,6 +289,7 @@ def main() -> None:
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"benchmarks": {}}
     results["machine"] = machine()
+    results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     failed = []
     for benchmark in BENCHMARKS:
         if only and benchmark.name not in only:
