@@ -249,7 +249,14 @@ def render(results: dict) -> str:
         where = f"`{entry['script']}` {' '.join(entry.get('args', []))}".rstrip()
         if "result" in entry:
             for make_rows in ROWS[benchmark.name]:
-                lines += ["| " + " | ".join(row) + " |" for row in make_rows(entry["result"])]
+                try:
+                    rows = make_rows(entry["result"])
+                except (KeyError, TypeError, AttributeError) as exc:
+                    # A script's output changed shape: say so, keep the rest of the report.
+                    notes.append(f"- {where}: figures not understood ({exc!r}); see "
+                                 f"bench/results.json")
+                    continue
+                lines += ["| " + " | ".join(row) + " |" for row in rows]
             notes.append(f"- {where}: {entry['measured_at']}, commit {entry['git_commit']}, "
                          f"{entry['wall_s']} s, load average {entry['loadavg_before'][0]} → "
                          f"{entry['loadavg_after'][0]}")

@@ -105,3 +105,12 @@ def test_a_skipped_benchmark_is_a_note_in_the_report_not_a_row():
                            "benchmarks": {"write_path": entry}})
     assert "- `bench/write_path.py`: bench/write_path.py is not there yet" in table
     assert "| write path |" not in table
+
+
+def test_figures_of_an_unexpected_shape_are_a_note_not_a_crash():
+    entry = {"script": "bench/write_path.py", "measured_at": "t", "git_commit": "abc",
+             "args": [], "wall_s": 1.0, "loadavg_before": [1.0], "loadavg_after": [1.0],
+             "result": {"write_path": {"missions": "fast"}}}
+    table = report.render({"machine": {"cpus": 2, "cpu_model": "x"},
+                           "benchmarks": {"write_path": entry}})
+    assert "figures not understood" in table
