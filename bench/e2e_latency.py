@@ -43,6 +43,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import asyncpg  # noqa: E402
+import procs  # noqa: E402  (bench/procs.py: peak RSS, CPU time)
 import replay  # noqa: E402  (bench/replay.py: topics, databases)
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
@@ -58,29 +59,7 @@ TICK_S = 0.005
 Key = tuple[str, int]  # (topic, partition)
 
 
-# ----- process facts ---------------------------------------------------------------------------
-
-
-def proc_status_mb(pid: int, field: str = "VmHWM") -> float | None:
-    """A memory figure of a live process from /proc (VmHWM: its peak RSS), in MB."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except FileNotFoundError:
-        return None
-    return None
-
-
-def proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds a live process has used so far."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+# ----- figures ---------------------------------------------------------------------------------
 
 
 def percentiles(values: list[float]) -> dict:
@@ -127,7 +106,7 @@ def _raw_consumer(bootstrap: str, topics: list[str], expected: int, seen, result
         return received
 
     received = asyncio.run(consume())
-    results.put({"received": received, "peak_rss_mb": proc_status_mb(os.getpid())})
+    results.put({"received": received, "peak_rss_mb": procs.status_mb(os.getpid())})
 
 
 def _positions_poller(dsn: str, schemas: list[str], interval: float, ready, stop,
@@ -386,14 +365,18 @@ def run(settings: Settings, names: list[str], rate: float, seconds: float,
         poller.start()
         if not polling.wait(timeout=60):  # its first reading precedes the first measured send
             raise SystemExit("the positions poller did not start")
-        cpu_before = {n: proc_cpu_s(w.pid) for n, w in workers.items()}
+        cpu_before = {n: procs.cpu_s(w.pid) for n, w in workers.items()}
+        services = procs.stack_pids()
+        services_before = {name: procs.service_cpu_s(pid) for name, pid in services.items()}
         steady_started = time.monotonic()
         sends, achieved = asyncio.run(produce_steadily(bench.kafka_bootstrap, steady, rate))
         drain_s = asyncio.run(wait_committed(dsn, schemas, wanted_counts(records, topics_of),
                                              DRAIN_TIMEOUT_S, workers, log_dir))
         steady_s = time.monotonic() - steady_started
-        cpu_after = {n: proc_cpu_s(w.pid) for n, w in workers.items()}
-        rss = {n: proc_status_mb(w.pid) for n, w in workers.items()}
+        cpu_after = {n: procs.cpu_s(w.pid) for n, w in workers.items()}
+        services_cpu = {name: round(procs.service_cpu_s(pid) - services_before[name], 1)
+                        for name, pid in services.items()}
+        rss = {n: procs.status_mb(w.pid) for n, w in workers.items()}
         stop.set()
         changes_by_schema = poll_results.get(timeout=60)["changes"]
         raw_out = raw_results.get(timeout=DRAIN_TIMEOUT_S)
@@ -442,6 +425,8 @@ def run(settings: Settings, names: list[str], rate: float, seconds: float,
         "batch_size": settings.batch_size,
         "batch_window_s": settings.batch_window_seconds,
         "cpus": os.cpu_count(),
+        # PostgreSQL and Kafka over the steady phase and drain (all workers together).
+        "services_cpu_s": services_cpu,
         "raw_aiokafka": raw_figures,
         "projections": per_projection,
         "met": all(p["met"] for p in per_projection.values()),

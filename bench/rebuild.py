@@ -33,9 +33,9 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import procs  # noqa: E402  (bench/procs.py: peak RSS, CPU time)
 import replay  # noqa: E402  (bench/replay.py: topics, databases, raw consume, child processes)
 from aiokafka import AIOKafkaProducer  # noqa: E402
-from e2e_latency import proc_status_mb  # noqa: E402
 
 from hub.settings import Settings  # noqa: E402
 
@@ -121,7 +121,7 @@ class RebuildProcess:
         """Note its peak RSS; reap it if it has exited. True once it has."""
         if self.exit_code is not None:
             return True
-        peak = proc_status_mb(self.process.pid)
+        peak = procs.status_mb(self.process.pid)
         if peak is not None:
             self.peak_rss_mb = max(peak, self.peak_rss_mb or 0.0)
         pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
@@ -192,7 +192,11 @@ def run(settings: Settings, names: list[str], events: int, sequential: bool) -> 
         raw = replay.in_child(replay.raw_consume, bench.kafka_bootstrap, list(counts), events)
         url = replay.create_migrated_database(settings, database)
         env = rebuild_env(bench, url, f"bench-{run_id}")
+        services = procs.stack_pids()
+        services_before = {name: procs.service_cpu_s(pid) for name, pid in services.items()}
         per_projection, wall = run_rebuilds(names, env, log_dir, sequential)
+        services_cpu = {name: round(procs.service_cpu_s(pid) - services_before[name], 1)
+                        for name, pid in services.items()}
         asyncio.run(replay.check_positions(bench, url, names, counts))
     finally:
         asyncio.run(replay.drop_databases(settings, [database]))
@@ -203,6 +207,7 @@ def run(settings: Settings, names: list[str], events: int, sequential: bool) -> 
             raise SystemExit(f"{name} rebuilt {figures['records']} of {expected[name]} records")
         figures["ratio_to_raw"] = round(figures["events_per_s"] / raw["events_per_s"], 3)
     events_per_s = round(events / wall)
+    cpu_total = sum(p["cpu_s"] for p in per_projection.values()) + sum(services_cpu.values())
     goal_applies = events >= GOAL_EVENTS
     return {
         "benchmark": "rebuild",
@@ -219,6 +224,11 @@ def run(settings: Settings, names: list[str], events: int, sequential: bool) -> 
                 "ratio_to_raw": round(events_per_s / raw["events_per_s"], 3),
                 "peak_rss_mb_sum": round(sum(p["peak_rss_mb"] or 0
                                              for p in per_projection.values()), 1),
+                # CPU of the rebuild processes, PostgreSQL and Kafka over the rebuild: with
+                # the machine's cores to itself it could not take less than `cpu_bound_s`.
+                "services_cpu_s": services_cpu,
+                "cpu_s_total": round(cpu_total, 1),
+                "cpu_bound_s": round(cpu_total / (os.cpu_count() or 1), 1),
                 "goal_s": GOAL_SECONDS if goal_applies else None,
                 "met": (wall <= GOAL_SECONDS) if goal_applies else None},
     }

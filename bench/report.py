@@ -212,8 +212,10 @@ def rebuild_rows(r: dict) -> list[Row]:
         goal, met = f"≤ {REBUILD_GOAL_S} s at 1M events (not judged at {n(r['events'])})", None
     else:
         goal, met = f"≤ {REBUILD_GOAL_S} s", every["met"]
+    bound = (f" (CPU alone ≥ {n(every['cpu_bound_s'], 1)} s on {r['cpus']} cores)"
+             if "cpu_bound_s" in every else "")
     rows = [("rebuild", f"all {len(r['projections'])} projections, {n(r['events'])} events, "
-             f"{r['mode']}", f"{n(every['wall_s'], 1)} s, {n(every['events_per_s'])} ev/s",
+             f"{r['mode']}", f"{n(every['wall_s'], 1)} s, {n(every['events_per_s'])} ev/s{bound}",
              anchor, f"{every['ratio_to_raw']:.3f}×", goal, verdict(met))]
     for name, p in r["projections"].items():
         rows.append(("rebuild", f"`hub rebuild {name}`",
