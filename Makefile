@@ -4,6 +4,7 @@ VENV := .venv
 HUB := $(VENV)/bin/hub
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: setup browser stack-up stack-down lint test soak demo bench schemas clean
 
@@ -64,7 +65,7 @@ demo: setup
 
 bench: setup
 	$(HUB) stack up
-	$(VENV)/bin/python bench/replay.py
+	$(VENV)/bin/python bench/report.py $(BENCH_ARGS)
 
 schemas: setup
 	$(VENV)/bin/python -m schemas.generate
