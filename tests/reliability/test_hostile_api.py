@@ -222,12 +222,15 @@ async def test_a_nul_in_any_parameter_is_a_400_not_a_500(client, settings, uniqu
     """schemathesis found `?skill=a%00b` answered 500 (asyncpg cannot send U+0000); so did
     every id parameter of every endpoint."""
     admin = issue_token(settings.jwt_secret, "ops", ["platform_admin"])
-    wrong = []
+    wrong, checked = [], 0
     for endpoint, (url, _rule) in endpoints(unique).items():
         hostile = url.replace(f"{unique}-", f"{unique}-%00").replace("network_", "network%00_")
-        assert hostile != url
+        if hostile == url:
+            continue  # no parameter to put a NUL in (e.g. admin/groups)
+        checked += 1
         response = await client.get(hostile, headers={"Authorization": f"Bearer {admin}"})
         body = response.json()
         if response.status_code != 400 or "NUL" not in body["problems"][0]["error"]:
             wrong.append((endpoint, response.status_code, body))
     assert wrong == []
+    assert checked >= 9  # every CONTRACT endpoint has an id or a skill to poison
