@@ -52,9 +52,6 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         1000, ge=1, description="Most events a worker applies in one transaction."
     )
-    batch_window_seconds: float = Field(
-        0.2, gt=0, description="Longest a worker waits to fill a batch before applying it."
-    )
     session_timeout_seconds: float = Field(
         10.0,
         ge=6,

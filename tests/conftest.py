@@ -75,7 +75,6 @@ async def settings(stack, database_url, unique):
         group_prefix=f"t{unique}",
         dead_letter_suffix=f".t{unique}.dlq",
         topic_partitions=3,
-        batch_window_seconds=0.1,
         retry_initial_seconds=0.1,
         retry_max_seconds=1.0,
     )

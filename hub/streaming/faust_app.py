@@ -10,6 +10,7 @@ always resumes exactly after what its projection holds, whatever faust acked or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -22,10 +23,11 @@ from faust.types import TP
 from hub.lag import end_offsets, lag_by_partition
 from hub.metrics import CONSUMER_LAG
 from hub.settings import Settings
+from hub.streaming.arrivals import Arrivals, ArrivalsClosed
 from hub.streaming.crash_points import CrashPoints
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
-from hub.streaming.records import from_faust
+from hub.streaming.records import Record, from_faust
 from hub.streaming.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -84,15 +86,38 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
     @app.agent(topic, concurrency=1, name=f"{projection.name}-agent")
     async def apply_batches(stream):
         applier = await runtime.applier()
+        arrivals: Arrivals[Record] = Arrivals(settings.batch_size)
+
+        async def apply_arrivals() -> None:
+            try:
+                while True:
+                    records = await arrivals.take()
+                    crash_points.before_batch()
+                    await applier.apply(records)
+                    crash_points.after_commit()
+            finally:
+                arrivals.close()
+
+        # Events keep arriving while a batch is applied; they make the next batch. faust acks
+        # them on arrival, which is safe: positions stored with the projection decide where a
+        # worker resumes (see PositionedApp).
+        applying = asyncio.ensure_future(apply_arrivals())
+        agent = asyncio.current_task()
+        # A failed batch stops the agent at once, not at the next arrival.
+        applying.add_done_callback(
+            lambda done: agent.cancel() if not done.cancelled() and done.exception() else None
+        )
         try:
-            async for events in stream.take_events(
-                settings.batch_size, within=settings.batch_window_seconds
-            ):
-                records = [from_faust(event.message) for event in events]
-                crash_points.before_batch()
-                await applier.apply(records)
-                crash_points.after_commit()
+            async for event in stream.events():
+                try:
+                    await arrivals.put(from_faust(event.message))
+                except ArrivalsClosed:
+                    applying.result()  # re-raise what stopped the batches
+                    raise
         finally:
+            applying.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ArrivalsClosed):
+                await applying
             await runtime.close()
 
     async def positions_for(assigned: Set[TP]) -> dict[TP, int]:

@@ -65,14 +65,14 @@ def test_replay_rows_judge_the_ratio_against_half_of_raw():
     assert "80,000 ev/s raw" in rows[0][3]
 
 
-def test_e2e_rows_judge_the_p99_gap_against_the_batch_window():
-    result = {"raw_aiokafka": {"p50_ms": 5.0, "p99_ms": 20.0}, "batch_window_s": 0.2,
+def test_e2e_rows_judge_the_p99_gap_against_the_commit_window():
+    result = {"raw_aiokafka": {"p50_ms": 5.0, "p99_ms": 20.0}, "commit_window_s": 0.2,
               "rate_per_s": 500, "seconds": 40,
               "projections": {"missions": {"p50_ms": 100.0, "p99_ms": 250.0,
                                            "p99_gap_ms": 230.0, "met": False}}}
     [row] = report.e2e_rows(result)
     assert row[4] == "p99 gap +230.0 ms"
-    assert row[5] == "gap ≤ 200 ms (batch window)"
+    assert row[5] == "gap ≤ 200 ms (commit window)"
     assert row[6] == "**missed**"
 
 
