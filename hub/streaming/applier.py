@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -281,7 +281,11 @@ def _advanced_positions(positions: Table, with_event_time: bool) -> Insert:
     stmt = unnest_insert(positions, ADVANCED_POSITION_COLUMNS)
     values = {"next_offset": stmt.excluded.next_offset, "updated_at": stmt.excluded.updated_at}
     if with_event_time:
-        values["last_event_at"] = stmt.excluded.last_event_at
+        # The newest event applied so far, not the newest of this batch: events arrive out
+        # of order. GREATEST ignores the NULL of a partition that had none yet.
+        values["last_event_at"] = func.greatest(
+            positions.c.last_event_at, stmt.excluded.last_event_at
+        )
     return stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_=values)
 
 

@@ -134,3 +134,18 @@ async def test_a_missing_table_is_waited_out_not_dead_lettered(settings, unique)
 
 async def _true_when(flag: bool) -> bool:
     return flag
+
+
+async def test_newest_event_applied_never_goes_back(applier, settings, unique):
+    """`last_event_at` (freshness in `hub status` and the dashboard) keeps the newest event
+    applied so far, even when a later batch holds older events."""
+    late = completed(f"{unique}-late", minute=50)
+    early = completed(f"{unique}-early", minute=5)
+    await applier.apply(as_records(settings.profiler_topic, [late]))
+    await applier.apply(as_records(settings.profiler_topic, [early], start=1))
+    rows = await db.fetch(
+        settings.database_url,
+        "select next_offset, last_event_at from missions.positions where topic = $1",
+        settings.profiler_topic,
+    )
+    assert [(r["next_offset"], r["last_event_at"]) for r in rows] == [(2, late.occurred_at)]

@@ -33,10 +33,23 @@ async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
         pool.start(name)
     try:
         # One chunk of traffic per kill, so every kill meets workers with a backlog.
-        for records in chunks(sample, settings, scale.kills):
+        parts = list(chunks(sample, settings, scale.kills))
+        for i, records in enumerate(parts):
+            armed = False
+            if i == len(parts) - 1 and not pool.faults.get("sigkill_after_db_commit"):
+                # None of the random ones died after a commit yet (a worker armed late may
+                # have found no backlog left): arm one before the last chunk, which it will
+                # have to commit.
+                name = rng.choice(CONSUMERS)
+                for victim in pool.alive(name):
+                    pool.kill(victim)
+                pool.start(name, **{CRASH_AFTER_COMMITS: "1"})
+                armed = True
             await publish(settings, records)
             await sleep_random(rng, 0.5, 3.0)
             pool.restart_dead()
+            if armed:
+                continue  # leave the armed worker to die by itself
             name = rng.choice(CONSUMERS)
             victims = pool.alive(name)
             if not victims:
