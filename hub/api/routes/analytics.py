@@ -36,6 +36,27 @@ from hub.api.deps import Caller, Conn, enforce
 router = APIRouter(prefix="/api/v1/profiler/admin", tags=["analytics"])
 
 ENTERPRISE_READERS = frozenset({"enterprise_admin", "platform_admin"})
+
+EnterpriseQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64,
+          description="Defaults to the caller's enterprise (enterprise_admin); "
+                      "required for a platform_admin."),
+]
+
+
+def enterprise_target(caller: Principal, enterprise_id: str | None) -> str | None:
+    """The enterprise asked for, else the enterprise admin's own; a platform admin must name
+    one (400). None for a caller who may read no enterprise (refused by `enforce`)."""
+    target = enterprise_id or (
+        caller.enterprise_id if "enterprise_admin" in caller.roles else None
+    )
+    if target is None and caller.roles & ENTERPRISE_READERS:
+        raise RequestValidationError([{
+            "type": "missing", "loc": ("query", "enterprise_id"), "input": None,
+            "msg": "required: the token names no enterprise to default to",
+        }])
+    return target
 GroupId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -207,21 +228,9 @@ async def enterprise_analytics(
     request: Request,
     caller: Caller,
     conn: Conn,
-    enterprise_id: Annotated[
-        str | None,
-        Query(min_length=1, max_length=64,
-              description="Defaults to the caller's enterprise (enterprise_admin); "
-                          "required for a platform_admin."),
-    ] = None,
+    enterprise_id: EnterpriseQuery = None,
 ) -> EnterpriseAnalyticsOut:
-    target = enterprise_id or (
-        caller.enterprise_id if "enterprise_admin" in caller.roles else None
-    )
-    if target is None and caller.roles & ENTERPRISE_READERS:
-        raise RequestValidationError([{
-            "type": "missing", "loc": ("query", "enterprise_id"), "input": None,
-            "msg": "required: the token names no enterprise to default to",
-        }])
+    target = enterprise_target(caller, enterprise_id)
     await enforce(request, may_read_enterprise(caller, target), caller, resource_of(request))
     assert target is not None  # refused above otherwise
     conn = await snapshot(conn)

@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import Numeric, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -28,9 +27,10 @@ from consumers.recipes import tables as recipes
 from consumers.recipes.catalog import DEFAULT_TARGET, Catalog, exact
 from hub.api.deps import Caller, Conn, enforce
 from hub.api.routes.analytics import (
-    ENTERPRISE_READERS,
     ERRORS,
+    EnterpriseQuery,
     cohort_enterprises,
+    enterprise_target,
     may_read_cohort,
     may_read_enterprise,
     resource_of,
@@ -156,22 +156,10 @@ async def cohort_skill_gaps(
 )
 async def enterprise_skill_gaps(
     request: Request, caller: Caller, conn: Conn,
-    enterprise_id: Annotated[
-        str | None,
-        Query(min_length=1, max_length=64,
-              description="Defaults to the caller's enterprise (enterprise_admin); "
-                          "required for a platform_admin."),
-    ] = None,
+    enterprise_id: EnterpriseQuery = None,
     limit: Limit = 10,
 ) -> EnterpriseSkillGapsOut:
-    target = enterprise_id or (
-        caller.enterprise_id if "enterprise_admin" in caller.roles else None
-    )
-    if target is None and caller.roles & ENTERPRISE_READERS:
-        raise RequestValidationError([{
-            "type": "missing", "loc": ("query", "enterprise_id"), "input": None,
-            "msg": "required: the token names no enterprise to default to",
-        }])
+    target = enterprise_target(caller, enterprise_id)
     await enforce(request, may_read_enterprise(caller, target), caller, resource_of(request))
     assert target is not None  # refused above otherwise
     conn = await snapshot(conn)
