@@ -66,6 +66,10 @@ def clipped(part: str, blob: bytes | None, max_bytes: int) -> tuple[bytes | None
     ]
 
 
+# Below Kafka's default max.message.bytes (1 MiB), with room for the dead-letter headers.
+LARGE_LETTER_BYTES = 900_000
+
+
 @dataclass(frozen=True, slots=True)
 class Letter:
     key: bytes | None
@@ -109,11 +113,15 @@ class DeadLetterSink:
 
     async def send(self, refusals: Sequence[Refusal]) -> None:
         now = datetime.now(UTC)
+        # Keys and values near Kafka's default message limit travel as preview and digest too
+        # (the original stays at its source position): were a topic to refuse a letter, the
+        # idempotent producer's sequence would break for the letters in flight behind it
+        # (OutOfOrderSequenceNumber), and the batch with it.
         pending = [(r, await self._publish(r, now)) for r in refusals]
         for refusal, future in pending:
             try:
                 await future
-            except MessageSizeTooLargeError:  # the broker's limit for this topic is smaller
+            except MessageSizeTooLargeError:  # a topic with a limit below even that
                 await (await self._publish(refusal, now, compact=True))
         for refusal in refusals:
             DEAD_LETTERS.labels(self.consumer, refusal.reason).inc()
@@ -131,7 +139,8 @@ class DeadLetterSink:
     async def _publish(self, refusal: Refusal, now: datetime, *, compact: bool = False):
         """Queue one letter; the future of its delivery. A letter over the producer's own
         `max_request_size` is queued compact at once."""
-        letter = letter_for(refusal, self.consumer, now, self.max_bytes, compact=compact)
+        letter = letter_for(refusal, self.consumer, now, min(self.max_bytes, LARGE_LETTER_BYTES),
+                            compact=compact)
         try:
             return await self._producer.send(
                 self.topic, key=letter.key, value=letter.value, headers=letter.headers
