@@ -29,7 +29,7 @@ from hub.stack.procs import (
 )
 from hub.stack.state import StackState
 
-READY_TIMEOUT = 60.0
+READY_TIMEOUT = 120.0  # a JVM start on a loaded 2-core machine has taken over 60 s
 STOP_TIMEOUT = 30.0
 LOG_ROTATE_BYTES = 50 * 1024 * 1024
 
