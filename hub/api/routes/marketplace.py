@@ -26,19 +26,20 @@ from hub.api.deps import Caller, Conn, enforce
 
 router = APIRouter(prefix="/api/v1/marketplace", tags=["marketplace"])
 
-MATCH_RULE = (
-    "Each `skill` is `name[:min_score]` (minimum 0 when omitted, 0-100; at most "
-    f"{MAX_SKILLS}, each skill once). A learner matches when their current profiler session "
-    "opted in to the marketplace and has every requested skill with a score at least its "
-    "minimum. Matches are ordered by the mean of the requested skills' scores, highest "
-    "first, then by user_id. An enterprise_admin sees only learners whose current session "
-    "is in their enterprise; a platform_admin sees all."
-)
-
 # Past these the database cannot take the value (bigint OFFSET, numeric scale): refuse with
 # 400 rather than fail with 500. No search has ten million matches to page through.
 MAX_OFFSET = 10_000_000
 MAX_MIN_SCORE_DECIMALS = 12
+
+MATCH_RULE = (
+    "Each `skill` is `name[:min_score]` (minimum 0 when omitted, 0-100 with at most "
+    f"{MAX_MIN_SCORE_DECIMALS} decimals; at most {MAX_SKILLS}, each skill once). A learner "
+    "matches when their current profiler session opted in to the marketplace and has every "
+    "requested skill with a score at least its minimum. Matches are ordered by the mean of "
+    "the requested skills' scores, highest first, then by user_id. An enterprise_admin "
+    "sees only learners whose current session is in their enterprise; a platform_admin "
+    "sees all."
+)
 
 
 def bounded_precision(term: SkillFilter) -> SkillFilter:
