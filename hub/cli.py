@@ -395,6 +395,63 @@ def demo(
     )
 
 
+# --- `hub audit`: the access-denial audit trail -------------------------------------------
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of refused API reads.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("prune")
+def audit_prune(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(help="Delete records older than this; default HUB_AUDIT_RETENTION_DAYS"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Records deleted per transaction")] = 10_000,
+) -> None:
+    """Delete access denials past the retention period, in batches; prints one line."""
+    import asyncio
+
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hub.api.audit import prune_denials
+    from hub.db import create_engine
+
+    def refuse(message: str, code: int = 2) -> typer.Exit:
+        typer.echo(f"hub audit prune: {message}", err=True)
+        return typer.Exit(code)
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"HUB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        raise refuse(f"bad settings: {problems}") from None
+    days = settings.audit_retention_days if older_than_days is None else older_than_days
+    if days < 1:
+        raise refuse(f"--older-than-days must be at least 1, got {days}")
+    if batch_size < 1:
+        raise refuse(f"--batch-size must be at least 1, got {batch_size}")
+
+    async def run():
+        engine = create_engine(settings, pool_size=1)
+        try:
+            return await prune_denials(engine, days, batch_size)
+        finally:
+            await engine.dispose()
+
+    try:
+        pruned = asyncio.run(run())
+    except (SQLAlchemyError, OSError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise refuse(f"database error: {type(cause).__name__}: "
+                     f"{str(cause).splitlines()[0] if str(cause) else ''}", 1) from None
+    typer.echo(f"pruned {pruned.deleted} access denials older than {days} days "
+               f"(before {pruned.cutoff.isoformat(timespec='seconds')}) in "
+               f"{pruned.batches} batches")
+# --- end of `hub audit` -----------------------------------------------------------------
+
+
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,

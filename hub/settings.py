@@ -75,6 +75,16 @@ class Settings(BaseSettings):
         description="Prometheus port of `hub worker NAME` (0: none); `--all` gives the i-th "
         "consumer this port + i.",
     )
+    audit_max_denials_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Refused reads recorded per principal and minute by one API process; the "
+        "rest are counted (metric hub_audit_denials_total{outcome=\"suppressed\"} and the "
+        "`suppressed` column of the principal's next record).",
+    )
+    audit_retention_days: int = Field(
+        90, ge=1, description="`hub audit prune` deletes access denials older than this."
+    )
     log_level: str = Field("INFO", description="Log level of JSON logs.")
 
     @model_validator(mode="after")

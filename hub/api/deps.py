@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.mentorship.tables import assignments
 from hub.api.access import Decision, Placement, may_read_learner
-from hub.api.audit import record_denial
+from hub.api.audit import DENIALS, Denial, DenialRateLimit, principal_label, record_denial
 from hub.api.auth import Principal, current_principal
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
     async with request.app.state.engine.connect() as conn:
+        request.state.connection = conn  # `enforce` records a refusal on it
         yield conn
 
 
@@ -37,12 +38,56 @@ async def is_active_mentor(conn: AsyncConnection, mentor_id: str, mentee_id: str
     return bool(row.scalar())
 
 
+def declared_query_parameters(request: Request) -> frozenset[str]:
+    """The query parameters the matched endpoint declares (the only ones the audit keeps)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return frozenset()
+    known = getattr(route, "audit_query_parameters", None)
+    if known is None:
+        names: set[str] = set()
+        pending = [dependant]
+        while pending:  # the endpoint's parameters and those of its dependencies
+            current = pending.pop()
+            names.update(field.alias for field in current.query_params)
+            pending.extend(current.dependencies)
+        known = route.audit_query_parameters = frozenset(names)  # type: ignore[union-attr]
+    return known
+
+
+def denial_rate_limit(request: Request) -> DenialRateLimit:
+    """One per API process (app), created on the first refusal."""
+    state = request.app.state
+    limit = getattr(state, "denial_rate_limit", None)
+    if limit is None:
+        limit = state.denial_rate_limit = DenialRateLimit(
+            state.settings.audit_max_denials_per_minute)
+    return limit
+
+
 async def enforce(request: Request, decision: Decision, caller: Principal, resource: str) -> None:
-    """Raise 403 with the reason when refused, recording who asked for what."""
+    """Raise 403 with the reason when refused, recording who asked for what (at most the
+    rate limit's share of a principal's refusals; the rest are counted)."""
     if decision.allowed:
         return
-    await record_denial(request.app.state.engine, caller, resource, decision.reason)
-    raise HTTPException(403, detail=f"forbidden: {decision.reason}")
+    forbidden = HTTPException(403, detail=f"forbidden: {decision.reason}")
+    limit = denial_rate_limit(request)
+    suppressed = limit.admit(principal_label(caller.user_id))
+    if suppressed is None:
+        DENIALS.labels("suppressed").inc()
+        raise forbidden
+    denial = Denial.of(caller, resource, declared_query_parameters(request), decision.reason,
+                       suppressed)
+    conn = getattr(request.state, "connection", None)
+    if conn is not None:
+        recorded = await record_denial(conn, denial)
+    else:  # the endpoint holds no pooled connection, so taking one cannot deadlock
+        async with request.app.state.engine.connect() as own:
+            recorded = await record_denial(own, denial)
+    if not recorded:
+        limit.unrecorded(denial.principal, suppressed + 1)
+    raise forbidden
 
 
 async def authorize_learner(

@@ -26,16 +26,34 @@ from hub.api.deps import Caller, Conn, enforce
 
 router = APIRouter(prefix="/api/v1/marketplace", tags=["marketplace"])
 
+# Past these the database cannot take the value (bigint OFFSET, numeric scale): refuse with
+# 400 rather than fail with 500. No search has ten million matches to page through.
+MAX_OFFSET = 10_000_000
+MAX_MIN_SCORE_DECIMALS = 12
+
 MATCH_RULE = (
-    "Each `skill` is `name[:min_score]` (minimum 0 when omitted, 0-100; at most "
-    f"{MAX_SKILLS}, each skill once). A learner matches when their current profiler session "
-    "opted in to the marketplace and has every requested skill with a score at least its "
-    "minimum. Matches are ordered by the mean of the requested skills' scores, highest "
-    "first, then by user_id. An enterprise_admin sees only learners whose current session "
-    "is in their enterprise; a platform_admin sees all."
+    "Each `skill` is `name[:min_score]` (minimum 0 when omitted, 0-100 with at most "
+    f"{MAX_MIN_SCORE_DECIMALS} decimals; at most {MAX_SKILLS}, each skill once). A learner "
+    "matches when their current profiler session opted in to the marketplace and has every "
+    "requested skill with a score at least its minimum. Matches are ordered by the mean of "
+    "the requested skills' scores, highest first, then by user_id. An enterprise_admin "
+    "sees only learners whose current session is in their enterprise; a platform_admin "
+    "sees all."
 )
 
-SkillTerm = Annotated[str, AfterValidator(parse_skill_filter)]
+
+def bounded_precision(term: SkillFilter) -> SkillFilter:
+    """A minimum with at most `MAX_MIN_SCORE_DECIMALS` decimals (`1e-999999` is none the
+    database can compare with), written without redundant digits (`0E-999999` is 0)."""
+    minimum = term.min_score.normalize()
+    exponent = minimum.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_MIN_SCORE_DECIMALS:
+        raise ValueError(f"minimum score of {term.skill!r} has more than "
+                         f"{MAX_MIN_SCORE_DECIMALS} decimals")
+    return SkillFilter(term.skill, minimum)
+
+
+SkillTerm = Annotated[str, AfterValidator(parse_skill_filter), AfterValidator(bounded_precision)]
 
 
 class SkillTermOut(BaseModel):
@@ -110,7 +128,9 @@ async def talent_matches_profiler(
               description="Repeatable `name[:min_score]`, e.g. `network_security:60`."),
     ],
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
-    offset: Annotated[int, Query(ge=0, description="Matches to skip.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Matches to skip.")
+    ] = 0,
 ) -> TalentMatchesOut:
     decision, enterprise_id = talent_scope(caller)
     await enforce(request, decision, caller, f"{request.url.path}?{request.url.query}")
