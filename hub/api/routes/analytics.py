@@ -2,8 +2,9 @@
 
 Reads one group's aggregate row, its skill rows and its placements (never learners), in one
 snapshot. Who may read (CONTRACT): a cohort's `cohort_admin`, the `enterprise_admin` of the
-enterprise it belongs to, any `platform_admin`; an enterprise's own `enterprise_admin` and
-any `platform_admin`.
+enterprise it belongs to (every current learner of it is in that enterprise), any
+`platform_admin`; an enterprise's own `enterprise_admin` and any `platform_admin`. A cohort id
+may hold any character, `/` included.
 """
 
 from __future__ import annotations
@@ -226,8 +227,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=CohortAnalyticsOut,
     summary="A cohort's learners, sessions, average score, difficulties and skill averages",
     responses={**ERRORS,
-               403: {"description": "not cohort_admin of it, enterprise_admin of its "
-                                    "enterprise, nor platform_admin"},
+               403: {"description": "not cohort_admin of it, enterprise_admin of the "
+                                    "enterprise every current learner of it is in, nor "
+                                    "platform_admin"},
                404: {"description": "no learner and no valid session names the cohort"}},
 )
 async def cohort_analytics(

@@ -140,8 +140,9 @@ async def freshness(conn: AsyncConnection) -> datetime | None:
     response_model=CohortSkillGapsOut,
     summary="A cohort's largest skill gaps (mean of each learner's gap per skill)",
     responses={**ERRORS,
-               403: {"description": "not cohort_admin of it, enterprise_admin of its "
-                                    "enterprise, nor platform_admin"},
+               403: {"description": "not cohort_admin of it, enterprise_admin of the "
+                                    "enterprise every current learner of it is in, nor "
+                                    "platform_admin"},
                404: {"description": "no current learner names the cohort"}},
 )
 async def cohort_skill_gaps(
