@@ -58,6 +58,8 @@ def enterprise_target(caller: Principal, enterprise_id: str | None) -> str | Non
             "msg": "required: the token names no enterprise to default to",
         }])
     return target
+
+
 # `:path` in the route: CONTRACT allows any 1–64 characters, `/` included.
 GroupId = Annotated[str, Path(min_length=1, max_length=64)]
 
