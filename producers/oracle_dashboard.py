@@ -82,8 +82,8 @@ def readable_groups(
     events = list(events)
     roles = set(roles)
     sessions = [s for valid in valid_sessions(events).values() for s in valid]
-    enterprises = {s.data.enterprise_id for s in sessions} - {None}
-    cohorts = {s.data.cohort_id for s in sessions} - {None}
+    enterprises = {s.data.enterprise_id for s in sessions if s.data.enterprise_id is not None}
+    cohorts = {s.data.cohort_id for s in sessions if s.data.cohort_id is not None}
     if "platform_admin" not in roles:
         enterprises = {e for e in enterprises
                        if "enterprise_admin" in roles and e == enterprise_id}

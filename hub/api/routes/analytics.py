@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.analytics import tables
@@ -163,9 +163,7 @@ class EnterpriseAnalyticsOut(GroupAnalytics):
     }
 
 
-async def _totals(
-    conn: AsyncConnection, scope: str, group_id: str
-) -> Mapping[str, Any] | None:
+async def _totals(conn: AsyncConnection, scope: str, group_id: str) -> RowMapping | None:
     t = tables.group_totals
     return (
         await conn.execute(select(t).where(t.c.scope == scope, t.c.group_id == group_id))
@@ -173,7 +171,7 @@ async def _totals(
 
 
 async def _report(conn: AsyncConnection, scope: str, group_id: str,
-                  row: Mapping[str, Any] | None) -> Report | None:
+                  row: RowMapping | None) -> Report | None:
     """The group's report from its totals row (None: no such group) and its skill rows."""
     if row is None:
         return None
