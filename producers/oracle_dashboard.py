@@ -1,7 +1,11 @@
-"""What the dashboard's skill-gap endpoints must answer, computed the simplest way: each
-learner's current session (`producers.oracle.current_sessions`), each skill's gap by the
-CONTRACT's rule, plain means per skill over a group's learners. Shares no code with the
-endpoint's SQL."""
+"""What the dashboard's endpoints must answer, computed the simplest way from the events:
+
+- which groups an admin may read (CONTRACT, "Read API": a cohort is an enterprise admin's
+  only when the admin is "over" every one of its current learners), written from the
+  CONTRACT's words, sharing no code with `hub.api` (the RBAC matrix checks the API with it);
+- each group's skill gaps: each learner's current session (`producers.oracle.
+  current_sessions`), each skill's gap by the CONTRACT's rule, plain means per skill over a
+  group's learners. Shares no code with the endpoint's SQL."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 from consumers.recipes.catalog import Catalog
 from producers.oracle import current_sessions
+from producers.oracle_analytics import valid_sessions
 from schemas.registry import AnyEvent
 
 
@@ -45,3 +50,43 @@ def group_skill_gaps(
     ]
     gaps.sort(key=lambda g: (-g["average_gap"], g["skill"]))
     return {"learners": learners, "gaps": gaps}
+
+
+def may_read_cohort(
+    events: Iterable[AnyEvent], cohort_id: str, roles: Iterable[str],
+    enterprise_id: str | None, cohort_ids: Iterable[str],
+) -> bool:
+    """May an admin with these claims read the cohort's analytics and skill gaps?"""
+    roles = set(roles)
+    if "platform_admin" in roles:
+        return True
+    if "cohort_admin" in roles and cohort_id in set(cohort_ids):
+        return True
+    if "enterprise_admin" not in roles or enterprise_id is None:
+        return False
+    learners_enterprises = [
+        e.data.enterprise_id for e in current_sessions(events).values()
+        if e.data.cohort_id == cohort_id
+    ]
+    # Over every current learner: none may be another enterprise's or in no enterprise.
+    return bool(learners_enterprises) and all(
+        e == enterprise_id for e in learners_enterprises)
+
+
+def readable_groups(
+    events: Iterable[AnyEvent], roles: Iterable[str], enterprise_id: str | None,
+    cohort_ids: Iterable[str],
+) -> tuple[list[str], list[str]]:
+    """(enterprises, cohorts) that `GET …/admin/groups` must list for these claims: every
+    group with a current learner or a valid session that the admin may read, sorted."""
+    events = list(events)
+    roles = set(roles)
+    sessions = [s for valid in valid_sessions(events).values() for s in valid]
+    enterprises = {s.data.enterprise_id for s in sessions if s.data.enterprise_id is not None}
+    cohorts = {s.data.cohort_id for s in sessions if s.data.cohort_id is not None}
+    if "platform_admin" not in roles:
+        enterprises = {e for e in enterprises
+                       if "enterprise_admin" in roles and e == enterprise_id}
+    cohorts = {c for c in cohorts
+               if may_read_cohort(events, c, roles, enterprise_id, cohort_ids)}
+    return sorted(enterprises), sorted(cohorts)

@@ -7,6 +7,8 @@ mentor-3 never assigned. Every refusal is answered 403 and recorded in the audit
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from hub.streaming.applier import BatchApplier
 from hub.streaming.bulk import replay_to_end
 from hub.streaming.dead_letters import DeadLetterSink
 from hub.streaming.runtime import dead_letter_producer
+from producers import oracle_dashboard
 from tests.support.events import assignment, completed
 from tests.support.kafka import publish_events
 
@@ -108,6 +111,29 @@ def endpoints(u: str) -> dict[str, tuple[str, dict[str, int]]]:
     }
 
 
+async def apply_everywhere(settings, profiler: list, mentorship: list):
+    """Publish the facts and apply them to every projection; returns an engine (dispose it)."""
+    await publish_events(settings.kafka_bootstrap, settings.profiler_topic, profiler)
+    await publish_events(settings.kafka_bootstrap, settings.mentorship_topic, mentorship)
+    engine = create_engine(settings)
+    producer = dead_letter_producer(settings)
+    await producer.start()
+    try:
+        for name, projection in all_projections().items():
+            sink = DeadLetterSink(producer, settings.dead_letter_topic(name), name)
+            applier = BatchApplier(projection, engine, sink, settings)
+            stats = await replay_to_end(
+                applier, settings.kafka_bootstrap, projection.topics(settings)
+            )
+            assert stats.dead_lettered == 0, name
+    except BaseException:
+        await engine.dispose()
+        raise
+    finally:
+        await producer.stop()
+    return engine
+
+
 @pytest.fixture
 async def world(settings, unique):
     """Publish L's and M's facts and apply them to every projection."""
@@ -137,22 +163,10 @@ async def world(settings, unique):
         assignment(f"{u}-mentor-2", f"{u}-L", active=True, minute=3),
         assignment(f"{u}-mentor-2", f"{u}-L", active=False, minute=4),
     ]
-    await publish_events(settings.kafka_bootstrap, settings.profiler_topic, profiler)
-    await publish_events(settings.kafka_bootstrap, settings.mentorship_topic, mentorship)
-    engine = create_engine(settings)
-    producer = dead_letter_producer(settings)
-    await producer.start()
+    engine = await apply_everywhere(settings, profiler, mentorship)
     try:
-        for name, projection in all_projections().items():
-            sink = DeadLetterSink(producer, settings.dead_letter_topic(name), name)
-            applier = BatchApplier(projection, engine, sink, settings)
-            stats = await replay_to_end(
-                applier, settings.kafka_bootstrap, projection.topics(settings)
-            )
-            assert stats.dead_lettered == 0, name
         yield engine
     finally:
-        await producer.stop()
         await engine.dispose()
 
 
@@ -253,3 +267,102 @@ async def test_skill_gaps_of_a_group_follow_the_track_targets(client, settings, 
 
 def tokens_platform(settings) -> str:
     return issue_token(settings.jwt_secret, "pa", ["platform_admin"])
+
+
+async def test_a_cohort_is_an_enterprise_admins_only_when_all_its_learners_are_theirs(
+    settings, unique
+):
+    """A cohort partly in e1 and partly in no enterprise (or in e2) is not e1's: its totals and
+    skill gaps would show the others' scores (with two learners, the other's exactly). The
+    expected answers come from the independent oracle; one cohort id holds a `/`."""
+    u = unique
+    e1, e2 = f"{u}-e1", f"{u}-e2"
+    cohorts = {
+        "with_nobody": f"{u}-mixed-null",   # one learner of e1, one in no enterprise
+        "with_e2": f"{u}-mixed-e2",         # one of e1, one of e2
+        "all_e1": f"{u}/team-e1",           # two of e1 (and a `/` in its id)
+        "no_enterprise": f"{u}-none",       # one learner in no enterprise
+    }
+    events = [
+        completed(f"{u}-a", minute=1, score=80, cohort_id=cohorts["with_nobody"],
+                  enterprise_id=e1),
+        completed(f"{u}-b", minute=2, score=41, cohort_id=cohorts["with_nobody"],
+                  enterprise_id=None),
+        completed(f"{u}-c", minute=3, score=60, cohort_id=cohorts["with_e2"], enterprise_id=e1),
+        completed(f"{u}-d", minute=4, score=52, cohort_id=cohorts["with_e2"], enterprise_id=e2),
+        completed(f"{u}-e", minute=5, score=70, cohort_id=cohorts["all_e1"], enterprise_id=e1),
+        completed(f"{u}-f", minute=6, score=66, cohort_id=cohorts["all_e1"], enterprise_id=e1),
+        completed(f"{u}-g", minute=7, score=30, cohort_id=cohorts["no_enterprise"],
+                  enterprise_id=None),
+        # b once was e1's: only the current session counts
+        completed(f"{u}-b", minute=0, score=10, cohort_id=cohorts["all_e1"], enterprise_id=e1),
+    ]
+    claims = {
+        "enterprise_admin_e1": (["enterprise_admin"], e1, []),
+        "enterprise_admin_e2": (["enterprise_admin"], e2, []),
+        "enterprise_admin_no_enterprise": (["enterprise_admin"], None, []),
+        "cohort_admin_mixed": (["cohort_admin"], None, [cohorts["with_nobody"]]),
+        "platform_admin": (["platform_admin"], None, []),
+    }
+    expected_e1 = {"with_nobody": False, "with_e2": False, "all_e1": True,
+                   "no_enterprise": False}
+    assert {k: oracle_dashboard.may_read_cohort(events, c, *claims["enterprise_admin_e1"])
+            for k, c in cohorts.items()} == expected_e1  # the oracle reads the CONTRACT so
+
+    engine = await apply_everywhere(settings, events, [])
+    app = create_app(settings)
+    app.state.engine = engine
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://hub") as client:
+            mismatches = []
+            for who, (roles, enterprise, cohort_ids) in claims.items():
+                headers = {"Authorization": "Bearer " + issue_token(
+                    settings.jwt_secret, f"{u}-{who}", roles, enterprise_id=enterprise,
+                    cohort_ids=cohort_ids)}
+                for cohort in cohorts.values():
+                    allowed = oracle_dashboard.may_read_cohort(events, cohort, roles,
+                                                               enterprise, cohort_ids)
+                    for kind in ("analytics", "skill-gaps"):
+                        before = await denials(engine)
+                        response = await client.get(
+                            f"/api/v1/profiler/admin/cohorts/{quote(cohort, safe='')}/{kind}",
+                            headers=headers)
+                        audited = await denials(engine) - before
+                        if (response.status_code, audited) != ((OK, 0) if allowed
+                                                               else (DENIED, 1)):
+                            mismatches.append((who, cohort, kind, response.status_code,
+                                               audited, response.text[:200]))
+                        elif not allowed:
+                            detail = response.json()["detail"]
+                            leaked = {e1, e2} - {enterprise}
+                            if not detail.startswith("forbidden: ") or any(
+                                    e in detail for e in leaked):
+                                mismatches.append((who, cohort, kind, detail))
+                        elif kind == "analytics":
+                            body = response.json()
+                            if body["cohort_id"] != cohort:
+                                mismatches.append((who, cohort, body["cohort_id"]))
+                listed = (await client.get("/api/v1/profiler/admin/groups",
+                                           headers=headers)).json()
+                mine = (sorted(e["enterprise_id"] for e in listed["enterprises"]
+                               if e["enterprise_id"].startswith(u)),
+                        sorted(c["cohort_id"] for c in listed["cohorts"]
+                               if c["cohort_id"].startswith(u)))
+                oracle = oracle_dashboard.readable_groups(events, roles, enterprise, cohort_ids)
+                if mine != oracle:
+                    mismatches.append((who, "groups", mine, oracle))
+            assert mismatches == []
+
+            # The `/` in a cohort id needs no escaping: the route takes any id.
+            platform = {"Authorization": "Bearer " + issue_token(
+                settings.jwt_secret, "pa", ["platform_admin"])}
+            plain = await client.get(f"/api/v1/profiler/admin/cohorts/{u}/team-e1/analytics",
+                                     headers=platform)
+            assert plain.status_code == 200, plain.text
+            assert (plain.json()["cohort_id"], plain.json()["learners"]) == (cohorts["all_e1"], 2)
+            gaps = await client.get(f"/api/v1/profiler/admin/cohorts/{u}/team-e1/skill-gaps",
+                                    headers=platform)
+            assert (gaps.status_code, gaps.json()["cohort_id"]) == (200, cohorts["all_e1"])
+    finally:
+        await engine.dispose()

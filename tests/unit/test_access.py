@@ -10,6 +10,7 @@ from fastapi import HTTPException
 
 from hub.api.access import Placement, may_read_learner
 from hub.api.auth import Principal, issue_token, principal_from_token
+from hub.api.routes.mentorship import may_read_mentee_results
 
 SECRET = "s3cret-for-tests-only-long-enough-for-hs256"
 PLACED = Placement(cohort_id="cohort-01", enterprise_id="enterprise-a")
@@ -44,6 +45,19 @@ def test_admins_are_not_over_a_learner_without_placement():
     assert not may_read_learner(who(["cohort_admin"], cohorts=["cohort-01"]), "x", nowhere,
                                 False).allowed
     assert may_read_learner(who(["platform_admin"]), "x", nowhere, False).allowed
+
+
+@pytest.mark.parametrize("roles", [["learner"], ["mentor"], ["cohort_admin"],
+                                   ["enterprise_admin"], ["mentor", "enterprise_admin"]])
+def test_a_refusal_names_no_other_tenant(roles):
+    """The 403 body carries the reason: the learner's own cohort and enterprise stay unsaid."""
+    principal = who(roles, enterprise="tenant-mine", cohorts=["cohort-mine"])
+    for decide in (lambda: may_read_learner(principal, "learner-1", PLACED, False),
+                   lambda: may_read_mentee_results(principal, PLACED, False)):
+        refused = decide()
+        assert not refused.allowed
+        assert PLACED.enterprise_id not in refused.reason
+        assert PLACED.cohort_id not in refused.reason
 
 
 def test_token_round_trip():

@@ -20,18 +20,21 @@ def who(*roles: str, enterprise: str | None = None, cohorts: tuple[str, ...] = (
 
 
 GROUPS = Groups(
-    cohorts={"c1": 3, "c2": 4, "c3": 5, "c4": 1},
-    enterprises={"e1": 7, "e2": 6},
-    # c3 spans two enterprises; c4 has learners without an enterprise only
-    cohort_enterprises={"c1": ["e1"], "c2": ["e2"], "c3": ["e1", "e2"]},
+    cohorts={"c1": 3, "c2": 4, "c3": 5, "c4": 1, "c5": 2},
+    enterprises={"e1": 6, "e2": 7},
+    # c3 spans two enterprises; c4 has learners without an enterprise only; c5 has one
+    # learner of e1 and one without an enterprise, so it is not e1's
+    placements={"c1": {"e1": 3}, "c2": {"e2": 4}, "c3": {"e1": 2, "e2": 3}, "c5": {"e1": 1}},
 )
 
 
 @pytest.mark.parametrize(
     ("principal", "cohorts", "enterprises"),
     [
-        (who("platform_admin"), ["c1", "c2", "c3", "c4"], ["e1", "e2"]),
+        (who("platform_admin"), ["c1", "c2", "c3", "c4", "c5"], ["e1", "e2"]),
         (who("enterprise_admin", enterprise="e1"), ["c1"], ["e1"]),
+        (who("cohort_admin", "enterprise_admin", enterprise="e1", cohorts=("c5",)),
+         ["c1", "c5"], ["e1"]),
         (who("enterprise_admin", enterprise="e9"), [], []),
         (who("cohort_admin", cohorts=("c2", "c3", "c9")), ["c2", "c3"], []),
         (who("cohort_admin", "enterprise_admin", enterprise="e2", cohorts=("c4",)),
@@ -57,7 +60,7 @@ def test_offered_means_the_analytics_endpoints_would_answer(principal):
     """Listed groups are exactly those whose analytics the same caller may read."""
     mine = visible_groups(principal, GROUPS)
     for cohort in GROUPS.cohorts:
-        allowed = may_read_cohort(principal, cohort, GROUPS.cohort_enterprises.get(cohort, []))
+        allowed = may_read_cohort(principal, cohort, GROUPS.members(cohort))
         assert (cohort in mine.cohorts) is allowed.allowed
     for enterprise in GROUPS.enterprises:
         allowed = may_read_enterprise(principal, enterprise).allowed

@@ -24,6 +24,7 @@ from hub.api.deps import Caller, Conn, enforce
 from hub.api.routes import skill_gaps
 from hub.api.routes.analytics import (
     ERRORS,
+    CohortMembers,
     freshness,
     may_read_cohort,
     may_read_enterprise,
@@ -38,11 +39,16 @@ ADMIN_ROLES = frozenset({"cohort_admin", "enterprise_admin", "platform_admin"})
 
 @dataclass(frozen=True)
 class Groups:
-    """Group id -> current learners, and each cohort's enterprises (from placements)."""
+    """Group id -> current learners, and each cohort's current learners per enterprise (from
+    placements; learners without an enterprise are in none)."""
 
     cohorts: Mapping[str, int]
     enterprises: Mapping[str, int]
-    cohort_enterprises: Mapping[str, list[str]]
+    placements: Mapping[str, Mapping[str, int]]
+
+    def members(self, cohort_id: str) -> CohortMembers:
+        return CohortMembers(self.cohorts.get(cohort_id, 0),
+                             self.placements.get(cohort_id, {}))
 
 
 def may_list_groups(principal: Principal) -> Decision:
@@ -56,13 +62,13 @@ def visible_groups(principal: Principal, groups: Groups) -> Groups:
     """The part of `groups` the caller may read, by the analytics endpoints' own rules."""
     cohorts = {
         c: n for c, n in groups.cohorts.items()
-        if may_read_cohort(principal, c, groups.cohort_enterprises.get(c, [])).allowed
+        if may_read_cohort(principal, c, groups.members(c)).allowed
     }
     enterprises = {
         e: n for e, n in groups.enterprises.items() if may_read_enterprise(principal, e).allowed
     }
     return Groups(cohorts, enterprises,
-                  {c: groups.cohort_enterprises.get(c, []) for c in cohorts})
+                  {c: groups.placements.get(c, {}) for c in cohorts})
 
 
 class CohortEntry(BaseModel):
@@ -120,18 +126,19 @@ async def admin_groups(request: Request, caller: Caller, conn: Conn) -> AdminGro
     scopes = _by_scope(
         await conn.execute(select(t.c.scope, t.c.group_id, t.c.learners).order_by(t.c.group_id))
     )
-    placed: dict[str, list[str]] = defaultdict(list)
-    for cohort_id, enterprise_id in await conn.execute(
-        select(p.c.cohort_id, p.c.enterprise_id).order_by(p.c.cohort_id, p.c.enterprise_id)
+    placed: dict[str, dict[str, int]] = defaultdict(dict)
+    for cohort_id, enterprise_id, learners in await conn.execute(
+        select(p.c.cohort_id, p.c.enterprise_id, p.c.learners)
     ):
-        placed[cohort_id].append(enterprise_id)
+        placed[cohort_id][enterprise_id] = learners
     mine = visible_groups(caller, Groups(scopes[COHORT], scopes[ENTERPRISE], placed))
     return AdminGroupsOut(
         user_id=caller.user_id,
         roles=sorted(caller.roles),
         enterprises=[EnterpriseEntry(enterprise_id=e, learners=n)
                      for e, n in mine.enterprises.items()],
-        cohorts=[CohortEntry(cohort_id=c, learners=n, enterprise_ids=mine.cohort_enterprises[c])
+        cohorts=[CohortEntry(cohort_id=c, learners=n,
+                             enterprise_ids=mine.members(c).enterprise_ids)
                  for c, n in mine.cohorts.items()],
         freshness=await freshness(conn),
         skill_gaps_freshness=await skill_gaps.freshness(conn),

@@ -2,21 +2,22 @@
 
 Reads one group's aggregate row, its skill rows and its placements (never learners), in one
 snapshot. Who may read (CONTRACT): a cohort's `cohort_admin`, the `enterprise_admin` of the
-enterprise it belongs to, any `platform_admin`; an enterprise's own `enterprise_admin` and
-any `platform_admin`.
+enterprise it belongs to (every current learner of it is in that enterprise), any
+`platform_admin`; an enterprise's own `enterprise_admin` and any `platform_admin`. A cohort id
+may hold any character, `/` included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.analytics import tables
@@ -57,25 +58,40 @@ def enterprise_target(caller: Principal, enterprise_id: str | None) -> str | Non
             "msg": "required: the token names no enterprise to default to",
         }])
     return target
+
+
+# `:path` in the route: CONTRACT allows any 1–64 characters, `/` included.
 GroupId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def may_read_cohort(
-    principal: Principal, cohort_id: str, enterprise_ids: Collection[str]
-) -> Decision:
-    """`enterprise_ids`: the enterprises of the cohort's current learners. A cohort belongs to
-    an enterprise when that is the only one; a cohort spanning several is for its cohort
-    admins and platform admins alone."""
+@dataclass(frozen=True)
+class CohortMembers:
+    """A cohort's current learners: how many, and how many of them per enterprise. Learners
+    without an enterprise count in `learners` only, so they are never anyone's."""
+
+    learners: int = 0
+    by_enterprise: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def enterprise_ids(self) -> list[str]:
+        return sorted(e for e, n in self.by_enterprise.items() if n)
+
+
+def may_read_cohort(principal: Principal, cohort_id: str, members: CohortMembers) -> Decision:
+    """A cohort is an enterprise admin's only when every one of its current learners belongs
+    to that enterprise (CONTRACT: admins "over" a learner); otherwise its totals would show
+    other tenants' and enterprise-less learners' scores. Refusals name no other tenant."""
     if "platform_admin" in principal.roles:
         return Decision(True, "platform_admin")
     if "cohort_admin" in principal.roles and cohort_id in principal.cohort_ids:
         return Decision(True, "cohort_admin of the cohort")
     if "enterprise_admin" in principal.roles and principal.enterprise_id is not None:
-        if set(enterprise_ids) == {principal.enterprise_id}:
+        own = members.by_enterprise.get(principal.enterprise_id, 0)
+        if own and own == members.learners:
             return Decision(True, "enterprise_admin of the cohort's enterprise")
-        if principal.enterprise_id in enterprise_ids:
-            return Decision(False, f"cohort {cohort_id} spans enterprises "
-                                   f"{sorted(enterprise_ids)}, not only {principal.enterprise_id}")
+        if own:
+            return Decision(False, f"cohort {cohort_id} has current learners outside "
+                                   f"enterprise {principal.enterprise_id}")
     return Decision(False, f"{principal.user_id} is not cohort_admin of {cohort_id}, "
                            "enterprise_admin of its enterprise, nor platform_admin")
 
@@ -147,13 +163,19 @@ class EnterpriseAnalyticsOut(GroupAnalytics):
     }
 
 
-async def _group(conn: AsyncConnection, scope: str, group_id: str) -> Report | None:
-    t, s = tables.group_totals, tables.group_skills
-    row = (
+async def _totals(conn: AsyncConnection, scope: str, group_id: str) -> RowMapping | None:
+    t = tables.group_totals
+    return (
         await conn.execute(select(t).where(t.c.scope == scope, t.c.group_id == group_id))
     ).mappings().first()
+
+
+async def _report(conn: AsyncConnection, scope: str, group_id: str,
+                  row: RowMapping | None) -> Report | None:
+    """The group's report from its totals row (None: no such group) and its skill rows."""
     if row is None:
         return None
+    s = tables.group_skills
     skills = await conn.execute(
         select(s.c.skill, s.c.score_sum, s.c.scores).where(
             s.c.scope == scope, s.c.group_id == group_id
@@ -166,12 +188,19 @@ async def _group(conn: AsyncConnection, scope: str, group_id: str) -> Report | N
     return report(totals, {skill: SkillTotals(total, n) for skill, total, n in skills})
 
 
-async def cohort_enterprises(conn: AsyncConnection, cohort_id: str) -> list[str]:
-    """The enterprises of the cohort's current learners: what `may_read_cohort` decides on."""
+async def placed(conn: AsyncConnection, cohort_id: str) -> dict[str, int]:
+    """Enterprise -> the cohort's current learners in it (learners without one are absent)."""
     p = tables.placements
-    return list((await conn.execute(
-        select(p.c.enterprise_id).where(p.c.cohort_id == cohort_id).order_by(p.c.enterprise_id)
-    )).scalars())
+    return dict((await conn.execute(
+        select(p.c.enterprise_id, p.c.learners).where(p.c.cohort_id == cohort_id)
+        .order_by(p.c.enterprise_id)
+    )).tuples().all())
+
+
+async def cohort_members(conn: AsyncConnection, cohort_id: str) -> CohortMembers:
+    """What `may_read_cohort` decides on, from the analytics projection."""
+    row = await _totals(conn, COHORT, cohort_id)
+    return CohortMembers(row["learners"] if row else 0, await placed(conn, cohort_id))
 
 
 async def freshness(conn: AsyncConnection) -> datetime | None:
@@ -194,25 +223,27 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get(
-    "/cohorts/{cohort_id}/analytics",
+    "/cohorts/{cohort_id:path}/analytics",
     response_model=CohortAnalyticsOut,
     summary="A cohort's learners, sessions, average score, difficulties and skill averages",
     responses={**ERRORS,
-               403: {"description": "not cohort_admin of it, enterprise_admin of its "
-                                    "enterprise, nor platform_admin"},
+               403: {"description": "not cohort_admin of it, enterprise_admin of the "
+                                    "enterprise every current learner of it is in, nor "
+                                    "platform_admin"},
                404: {"description": "no learner and no valid session names the cohort"}},
 )
 async def cohort_analytics(
     request: Request, caller: Caller, conn: Conn, cohort_id: GroupId
 ) -> CohortAnalyticsOut:
     conn = await snapshot(conn)
-    enterprise_ids = await cohort_enterprises(conn, cohort_id)
-    await enforce(request, may_read_cohort(caller, cohort_id, enterprise_ids), caller,
+    row = await _totals(conn, COHORT, cohort_id)
+    members = CohortMembers(row["learners"] if row else 0, await placed(conn, cohort_id))
+    await enforce(request, may_read_cohort(caller, cohort_id, members), caller,
                   resource_of(request))
-    found = await _group(conn, COHORT, cohort_id)
+    found = await _report(conn, COHORT, cohort_id, row)
     if found is None:
         raise HTTPException(404, detail=f"no analytics for cohort {cohort_id}")
-    return CohortAnalyticsOut(cohort_id=cohort_id, enterprise_ids=enterprise_ids,
+    return CohortAnalyticsOut(cohort_id=cohort_id, enterprise_ids=members.enterprise_ids,
                               freshness=await freshness(conn), **asdict(found))
 
 
@@ -234,7 +265,7 @@ async def enterprise_analytics(
     await enforce(request, may_read_enterprise(caller, target), caller, resource_of(request))
     assert target is not None  # refused above otherwise
     conn = await snapshot(conn)
-    found = await _group(conn, ENTERPRISE, target)
+    found = await _report(conn, ENTERPRISE, target, await _totals(conn, ENTERPRISE, target))
     if found is None:
         raise HTTPException(404, detail=f"no analytics for enterprise {target}")
     p = tables.placements

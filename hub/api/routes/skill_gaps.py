@@ -6,7 +6,10 @@ group's gap for a skill is the mean of that over the group's current learners wh
 skill. Read from the recipes projection (it keeps each learner's track and current skill
 scores; analytics keeps no track), summed per skill in SQL with exact decimals.
 
-Who may read: exactly who may read the group's analytics (same rule, same placements).
+Who may read: exactly who may read the group's analytics, by the same rule. For a cohort the
+rule is checked on the analytics projection's placements (what `/groups` lists) and on the
+recipes projection's own learners (what this answer is computed from): either projection may
+lag the other, and a learner outside the admin's enterprise must never be averaged in.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Numeric, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -28,8 +31,10 @@ from consumers.recipes.catalog import DEFAULT_TARGET, Catalog, exact
 from hub.api.deps import Caller, Conn, enforce
 from hub.api.routes.analytics import (
     ERRORS,
+    CohortMembers,
     EnterpriseQuery,
-    cohort_enterprises,
+    GroupId,
+    cohort_members,
     enterprise_target,
     may_read_cohort,
     may_read_enterprise,
@@ -116,27 +121,39 @@ async def _skill_sums(conn: AsyncConnection, catalog: Catalog, group_column, gro
     return learners, sums
 
 
+async def recipes_members(conn: AsyncConnection, cohort_id: str) -> CohortMembers:
+    """The cohort's current learners by the recipes projection (NULL enterprise: nobody's)."""
+    p = recipes.profiles
+    rows = (await conn.execute(
+        select(p.c.enterprise_id, func.count()).where(p.c.cohort_id == cohort_id)
+        .group_by(p.c.enterprise_id)
+    )).tuples().all()
+    return CohortMembers(sum(n for _, n in rows), {e: n for e, n in rows if e is not None})
+
+
 async def freshness(conn: AsyncConnection) -> datetime | None:
     return (await conn.execute(select(func.max(recipes.positions.c.last_event_at)))).scalar()
 
 
 @router.get(
-    "/cohorts/{cohort_id}/skill-gaps",
+    "/cohorts/{cohort_id:path}/skill-gaps",
     response_model=CohortSkillGapsOut,
     summary="A cohort's largest skill gaps (mean of each learner's gap per skill)",
     responses={**ERRORS,
-               403: {"description": "not cohort_admin of it, enterprise_admin of its "
-                                    "enterprise, nor platform_admin"},
+               403: {"description": "not cohort_admin of it, enterprise_admin of the "
+                                    "enterprise every current learner of it is in, nor "
+                                    "platform_admin"},
                404: {"description": "no current learner names the cohort"}},
 )
 async def cohort_skill_gaps(
     request: Request, caller: Caller, conn: Conn,
-    cohort_id: Annotated[str, Path(min_length=1, max_length=64)], limit: Limit = 10,
+    cohort_id: GroupId, limit: Limit = 10,
 ) -> CohortSkillGapsOut:
     conn = await snapshot(conn)
-    enterprise_ids = await cohort_enterprises(conn, cohort_id)
-    await enforce(request, may_read_cohort(caller, cohort_id, enterprise_ids), caller,
-                  resource_of(request))
+    decision = may_read_cohort(caller, cohort_id, await cohort_members(conn, cohort_id))
+    if decision.allowed:
+        decision = may_read_cohort(caller, cohort_id, await recipes_members(conn, cohort_id))
+    await enforce(request, decision, caller, resource_of(request))
     catalog = await active_catalog(conn)
     learners, sums = await _skill_sums(conn, catalog, recipes.profiles.c.cohort_id, cohort_id)
     if not learners:

@@ -5,13 +5,24 @@
 const API = "/api/v1/profiler/admin";
 const TOKEN_KEY = "hub.dashboard.token";
 const params = new URLSearchParams(location.search);
-// How often to ask whether new events were applied (seconds); `?refresh=` overrides.
-const REFRESH_SECONDS = Math.max(1, Number(params.get("refresh")) || 10);
+// How often to ask whether new events were applied (seconds); `?refresh=` overrides, within
+// bounds: browsers hold timers in 32 bits, so a huge value (3000000 s) would fire at once and
+// poll the API dozens of times a second.
+const REFRESH = { fallback: 10, min: 2, max: 300 };
+
+function refreshSeconds(raw) {
+  const seconds = raw === null || raw.trim() === "" ? NaN : Number(raw);
+  if (!Number.isFinite(seconds)) return REFRESH.fallback; // absent, not a number, Infinity
+  return Math.min(REFRESH.max, Math.max(REFRESH.min, seconds));
+}
+
+const REFRESH_SECONDS = refreshSeconds(params.get("refresh"));
 const COLORS = ["#9cc3f5", "#6aa5ef", "#2f6fde", "#1f4fa8", "#14306a"];
 
 const $ = (id) => document.getElementById(id);
 const state = {
   token: null, groupsKey: null, scope: null, charts: {}, timer: null, loads: 0, generation: 0,
+  warning: "",
 };
 
 class ApiError extends Error {
@@ -47,12 +58,23 @@ function setText(id, text) { $(id).textContent = text; }
 
 // ---- sign-in -------------------------------------------------------------------------------
 
+// Returns an error message when the link's token cannot be read, else "".
 function takeTokenFromUrl() {
   // `#token=…` is passed once and removed at once: fragments never reach a server or a log.
-  const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-  if (!match) return;
-  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  const match = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  if (!match) return "";
   history.replaceState(null, "", location.pathname + location.search);
+  let token;
+  try {
+    token = decodeURIComponent(match[1]).trim();
+  } catch (_) { // a stray `%` makes decodeURIComponent throw a URIError
+    token = "";
+  }
+  if (!token) {
+    return "The link's #token= is malformed (not a URL-encoded token): paste the token below.";
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  return "";
 }
 
 function signIn(token) {
@@ -65,7 +87,7 @@ function signIn(token) {
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(state.timer);
-  Object.assign(state, { token: null, groupsKey: null, scope: null });
+  Object.assign(state, { token: null, groupsKey: null, scope: null, warning: "" });
   $("board").hidden = true;
   $("who").hidden = true;
   $("sign-in").hidden = false;
@@ -87,20 +109,23 @@ function scopeOptions(groups) {
   return options;
 }
 
+// A cohort id may hold any character, `/` included (the API's route takes any id).
+const cohortPath = (id) => `${API}/cohorts/${encodeURIComponent(id)}`;
+
 function analyticsPaths(option) {
   const id = encodeURIComponent(option.id);
   return option.kind === "enterprise"
     ? [`${API}/enterprise/analytics?enterprise_id=${id}`,
        `${API}/enterprise/skill-gaps?enterprise_id=${id}&limit=10`]
-    : [`${API}/cohorts/${id}/analytics`, `${API}/cohorts/${id}/skill-gaps?limit=10`];
+    : [`${cohortPath(option.id)}/analytics`, `${cohortPath(option.id)}/skill-gaps?limit=10`];
 }
 
-async function loadGaps(path) {
+// {value} or {error}: one group's failure must not take the other groups down with it.
+async function settle(promise) {
   try {
-    return await api(path);
+    return { value: await promise };
   } catch (error) {
-    if (error.status === 404) return null; // no current learner: no gaps to show
-    throw error;
+    return { error };
   }
 }
 
@@ -109,8 +134,11 @@ async function refresh(force) {
   try {
     const groups = await api(`${API}/groups`);
     const key = JSON.stringify(groups);
-    if ((force || key !== state.groupsKey) && await render(groups)) state.groupsKey = key;
-    showError("");
+    // A render with a failed group is not remembered, so the next poll tries again.
+    if ((force || key !== state.groupsKey) && await render(groups)) {
+      state.groupsKey = state.warning ? null : key;
+    }
+    showError(state.warning);
   } catch (error) {
     if (error.status === 401) return signOut(`Signed out: ${error.message}`);
     if (error.status === 403) return signOut(`This token may not read analytics (${error.message})`);
@@ -133,7 +161,7 @@ async function render(groups) {
   const select = $("scope");
   select.replaceChildren(...options.map((o) => new Option(o.label, o.key)));
   if (!options.length) {
-    showError("No cohort or enterprise analytics are visible to this token yet.");
+    state.warning = "No cohort or enterprise analytics are visible to this token yet.";
     return true;
   }
   const chosen = options.find((o) => o.key === state.scope) ?? options[0];
@@ -141,15 +169,31 @@ async function render(groups) {
   select.value = chosen.key;
 
   const [analyticsPath, gapsPath] = analyticsPaths(chosen);
-  const [analytics, gaps, cohorts] = await Promise.all([
-    api(analyticsPath),
-    loadGaps(gapsPath),
-    Promise.all(groups.cohorts.map((c) => api(`${API}/cohorts/${encodeURIComponent(c.cohort_id)}/analytics`))),
+  const [analytics, gaps, ...cohorts] = await Promise.all([
+    settle(api(analyticsPath)),
+    settle(api(gapsPath)),
+    ...groups.cohorts.map((c) => settle(api(`${cohortPath(c.cohort_id)}/analytics`))),
   ]);
   if (generation !== state.generation) return false;
-  renderTotals(analytics);
-  renderCharts(analytics, gaps);
-  renderCohorts(cohorts);
+  const failed = [analytics, gaps, ...cohorts].map((r) => r.error).filter(Boolean);
+  const signedOut = failed.find((e) => e.status === 401); // expired meanwhile: sign in again
+  if (signedOut) throw signedOut;
+
+  const problems = [];
+  if (analytics.error) problems.push(`${chosen.label}: ${analytics.error.message}`);
+  // 404: no current learner, so no gaps to show; anything else is worth saying.
+  if (gaps.error && gaps.error.status !== 404) {
+    problems.push(`skill gaps of ${chosen.label}: ${gaps.error.message}`);
+  }
+  groups.cohorts.forEach((c, i) => {
+    if (cohorts[i].error) problems.push(`cohort ${c.cohort_id}: ${cohorts[i].error.message}`);
+  });
+  state.warning = problems.length ? `Could not read ${problems.join("; ")}` : "";
+
+  renderTotals(analytics.value);
+  renderCharts(analytics.value, gaps.value);
+  renderCohorts(groups.cohorts.map((c, i) => cohorts[i].value
+    ?? { cohort_id: c.cohort_id, error: cohorts[i].error }));
   state.loads += 1;
   document.body.dataset.loads = String(state.loads);
   document.body.dataset.scope = chosen.key;
@@ -161,10 +205,10 @@ async function render(groups) {
 
 // ---- rendering -------------------------------------------------------------------------------
 
-function renderTotals(analytics) {
-  setText("learners", String(analytics.learners));
-  setText("sessions", String(analytics.sessions_completed));
-  setText("average-score", formatScore(analytics.average_overall_score));
+function renderTotals(analytics) { // undefined: the chosen group could not be read
+  setText("learners", analytics ? String(analytics.learners) : "—");
+  setText("sessions", analytics ? String(analytics.sessions_completed) : "—");
+  setText("average-score", formatScore(analytics?.average_overall_score));
 }
 
 function barChart(id, indexAxis, label, backgroundColor, suggestedMax) {
@@ -196,9 +240,9 @@ function renderCharts(analytics, gaps) {
 
   const levels = ["1", "2", "3", "4", "5"];
   setChart(charts.difficulty, levels.map((d) => `Level ${d}`),
-           levels.map((d) => analytics.difficulty_distribution[d] ?? 0));
+           levels.map((d) => analytics?.difficulty_distribution[d] ?? 0));
 
-  const skills = Object.entries(analytics.skill_averages).sort((a, b) => b[1] - a[1]);
+  const skills = Object.entries(analytics?.skill_averages ?? {}).sort((a, b) => b[1] - a[1]);
   $("skills-box").style.height = `${Math.max(12, skills.length * 1.35 + 3)}rem`;
   setChart(charts.skills, skills.map(([skill]) => skill), skills.map(([, avg]) => avg));
   charts.skills.resize();
@@ -206,7 +250,8 @@ function renderCharts(analytics, gaps) {
   const rows = gaps ? gaps.gaps : [];
   setChart(charts.gaps, rows.map((g) => g.skill), rows.map((g) => g.average_gap));
   $("gaps-note").hidden = rows.length > 0;
-  $("gaps-note").textContent = rows.length ? "" : "No current learner has a skill gap here.";
+  $("gaps-note").textContent = rows.length ? ""
+    : gaps || analytics ? "No current learner has a skill gap here." : "Not available.";
 }
 
 function renderCohorts(cohorts) {
@@ -215,6 +260,16 @@ function renderCohorts(cohorts) {
     const row = document.createElement("tr");
     row.dataset.cohort = c.cohort_id;
     if (state.scope === `cohort:${c.cohort_id}`) row.classList.add("selected");
+    row.addEventListener("click", () => choose(`cohort:${c.cohort_id}`));
+    if (c.error) { // listed, but its analytics could not be read: say so in its row
+      row.dataset.error = String(c.error.status ?? "network");
+      row.classList.add("failed");
+      row.insertCell().textContent = c.cohort_id;
+      const cell = row.insertCell();
+      cell.colSpan = 4;
+      cell.textContent = `not available (${c.error.message})`;
+      return row;
+    }
     const cells = [
       [c.cohort_id, "cohort"], [c.enterprise_ids.join(", ") || "—", "enterprise"],
       [String(c.learners), "learners num"], [String(c.sessions_completed), "sessions num"],
@@ -225,7 +280,6 @@ function renderCohorts(cohorts) {
       cell.textContent = text;
       cell.className = className;
     }
-    row.addEventListener("click", () => choose(`cohort:${c.cohort_id}`));
     return row;
   }));
 }
@@ -248,7 +302,12 @@ document.addEventListener("DOMContentLoaded", () => {
     showError("The chart library is missing: run `make setup` (it vendors Chart.js).");
     return;
   }
-  takeTokenFromUrl();
+  document.body.dataset.refreshSeconds = String(REFRESH_SECONDS);
+  const linkProblem = takeTokenFromUrl();
+  if (linkProblem) {
+    signOut(linkProblem);
+    return;
+  }
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) signIn(saved);
 });
