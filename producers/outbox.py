@@ -65,7 +65,7 @@ outbox = Table(
 # The relay's only query walks pending rows in id order; sent rows never slow it down.
 Index("outbox_pending", outbox.c.id, postgresql_where=outbox.c.sent_at.is_(None))
 # Pruning walks sent rows oldest first.
-Index("outbox_sent", outbox.c.sent_at, postgresql_where=outbox.c.sent_at.isnot(None))
+Index("outbox_sent", outbox.c.sent_at, postgresql_where=outbox.c.sent_at.is_not(None))
 
 
 def enqueue(conn_or_session: Any, event: BaseModel, topic: str) -> Awaitable[None] | None:
@@ -83,3 +83,20 @@ def enqueue(conn_or_session: Any, event: BaseModel, topic: str) -> Awaitable[Non
 
 async def _execute_async(target: AsyncConnection | AsyncSession, statement: Any) -> None:
     await target.execute(statement)
+
+
+async def install(database_url: str) -> None:
+    """Creates the outbox in a producer's database with the kit's DDL (`sql/outbox.sql`, the
+    same the kit's Django app runs); idempotent. `database_url`: SQLAlchemy or libpq form."""
+    import asyncpg
+    from profiler_hub_kit.outbox import ddl
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(ddl())  # no arguments: the simple protocol runs the whole script
+    finally:
+        await conn.close()
