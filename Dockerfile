@@ -8,12 +8,13 @@ RUN npm ci --no-audit --no-fund
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml alembic.ini ./
+COPY kit ./kit
 COPY hub ./hub
 COPY consumers ./consumers
 COPY producers ./producers
 COPY schemas ./schemas
 COPY migrations ./migrations
 COPY --from=web /web/node_modules/chart.js/dist/chart.umd.min.js ./hub/api/static/vendor/
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir ./kit -e .
 ENV HUB_ENVIRONMENT=production
 ENTRYPOINT ["hub"]

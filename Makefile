@@ -12,9 +12,10 @@ CHART_JS := hub/api/static/vendor/chart.umd.min.js
 
 setup: $(VENV)/.installed $(CHART_JS) browser
 
-$(VENV)/.installed: pyproject.toml
+# The hub and its producer kit (kit/, the event models' one source), both editable.
+$(VENV)/.installed: pyproject.toml kit/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e './kit[django]' -e '.[dev]'
 	touch $@
 
 # The dashboard's chart library, from the npm registry (web/package-lock.json), served by the

@@ -334,6 +334,7 @@ def status(
     typer.echo(json.dumps(result, indent=2) if as_json else render(result))
 
 
+# --- upstream: `hub relay` and `hub outbox` (producers/relay.py, producers/outbox.py) ---
 @app.command()
 def relay(
     batch: Annotated[int, typer.Option(min=1, help="Most outbox rows per transaction")] = 500,
@@ -343,16 +344,69 @@ def relay(
     interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between polls when idle")
     ] = 1.0,
+    database_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--database-url",
+            help="A producer database holding an outbox (repeat for several); "
+            "default HUB_OUTBOX_DATABASE_URL, else the hub's database",
+        ),
+    ] = None,
 ) -> None:
-    """Publish the profiler's outbox to Kafka until Ctrl-C / SIGTERM (rows marked sent once
-    acknowledged; several relays may run at once, each key stays in order)."""
+    """Publish producers' outboxes to Kafka until Ctrl-C / SIGTERM (rows marked sent once
+    acknowledged; several relays may run at once, each key stays in order; sent rows pruned
+    after HUB_OUTBOX_RETENTION_HOURS)."""
     from hub.logs import configure as configure_logs
-    from producers.relay import serve
+    from producers.relay import OutboxConfigError, serve
 
     settings = get_settings()
     configure_logs(settings.log_level)
-    sent = serve(settings, batch=batch, once=once, interval=interval)
+    try:
+        sent = serve(settings, batch=batch, once=once, interval=interval,
+                     database_urls=database_url or ())
+    except OutboxConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"published {sent} outbox rows")
+
+
+outbox_app = typer.Typer(no_args_is_help=True, help="The producers' transactional outbox.")
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("install")
+def outbox_install(
+    database_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--database-url",
+            help="The producer's database (repeat for several); default "
+            "HUB_OUTBOX_DATABASE_URL, else the hub's database",
+        ),
+    ] = None,
+) -> None:
+    """Create the outbox table in a producer's database (the producer kit's sql/outbox.sql,
+    what its Django app's migration runs); idempotent. Nothing else of the hub goes there."""
+    import asyncio
+
+    from producers.outbox import install
+    from producers.relay import OutboxConfigError, outbox_name, outbox_urls
+
+    try:
+        urls = outbox_urls(get_settings(), database_url or ())
+    except OutboxConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for url in urls:
+        try:
+            asyncio.run(install(url))
+        except Exception as exc:  # unreachable, refused, no such database: the operator's fix
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            typer.echo(f"error: cannot install the outbox in {outbox_name(url)}: {reason}",
+                       err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"outbox ready in {outbox_name(url)} (hub_outbox.outbox)")
+# --- end upstream ---
 
 
 @app.command("publish-sample")

@@ -34,6 +34,24 @@ class Settings(BaseSettings):
     mentorship_topic: str = Field(
         "mentorship.assignments", description="Topic of mentor assignment changes."
     )
+    # --- upstream outbox and `hub relay` (producers/relay.py) ---
+    outbox_database_url: str = Field(
+        "",
+        description="Database(s) holding the producers' outbox that `hub relay` publishes and "
+        "`hub status` reports: a SQLAlchemy or libpq URL, several separated by commas (one per "
+        "producer); empty: the hub's own database (HUB_DATABASE_URL).",
+    )
+    outbox_retention_hours: float = Field(
+        168.0,
+        ge=0,
+        description="The relay deletes outbox rows sent longer ago than this (0: never).",
+    )
+    outbox_prune_batch: int = Field(
+        5000, ge=1, description="Most sent outbox rows one pruning transaction deletes."
+    )
+    relay_metrics_port: int = Field(
+        0, ge=0, description="Prometheus port of `hub relay` (0: none)."
+    )
     topic_partitions: int = Field(
         6, ge=1, description="Partitions of topics `hub migrate` creates."
     )

@@ -1,4 +1,5 @@
-"""`hub status`: per consumer its group state, lag per partition, freshness, dead letters."""
+"""`hub status`: per consumer its group state, lag per partition, freshness, dead letters; per
+producer outbox its pending rows and their oldest age."""
 
 from __future__ import annotations
 
@@ -76,7 +77,37 @@ async def collect(settings: Settings) -> dict[str, Any]:
             }
     finally:
         await engine.dispose()
-    return {"at": datetime.now(UTC).isoformat(), "consumers": consumers}
+    return {"at": datetime.now(UTC).isoformat(), "consumers": consumers,
+            "outboxes": await outbox_status(settings)}
+
+
+async def outbox_status(settings: Settings) -> dict[str, Any]:
+    """Per outbox database (`HUB_OUTBOX_DATABASE_URL`): pending rows, the oldest pending row's
+    age, the newest send (the relay's figures, `producers.relay.outbox_figures`), or why they
+    could not be read."""
+    from producers.relay import (
+        OutboxConfigError,
+        outbox_engine,
+        outbox_figures,
+        outbox_name,
+        outbox_urls,
+    )
+
+    result: dict[str, Any] = {}
+    try:
+        urls = outbox_urls(settings)
+    except OutboxConfigError as exc:
+        return {"HUB_OUTBOX_DATABASE_URL": {"error": str(exc)}}
+    for url in urls:
+        engine = outbox_engine(url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                result[outbox_name(url)] = await outbox_figures(conn)
+        except Exception as exc:  # status reports; it does not fail on one unreachable outbox
+            result[outbox_name(url)] = {"error": " ".join(str(exc).split())[:200]}
+        finally:
+            await engine.dispose()
+    return result
 
 
 def render(status: dict[str, Any]) -> str:
@@ -97,4 +128,23 @@ def render(status: dict[str, Any]) -> str:
                 "             lag by partition: "
                 + ", ".join(f"{tp}={n}" for tp, n in behind.items())
             )
+    outboxes = status.get("outboxes") or {}
+    if outboxes:
+        lines.append(f"{'outbox':40} {'pending':>8} {'oldest pending':>15}  last sent")
+        for name, o in outboxes.items():
+            if "error" in o:
+                lines.append(f"{name:40} unavailable: {o['error']}")
+                continue
+            age = o["oldest_pending_age_seconds"]
+            lines.append(f"{name:40} {o['pending']:>8} {_age(age):>15}  {o['last_sent_at'] or '-'}")
     return "\n".join(lines)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

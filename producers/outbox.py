@@ -16,22 +16,11 @@ Asynchronous SQLAlchemy (`AsyncConnection` or `AsyncSession`): the same call, aw
         await conn.execute(insert(results).values(...))
         await enqueue(conn, event, "profiler.events")
 
-Django: inside `transaction.atomic()`, insert the row through Django's own connection, so it
-shares the ORM's transaction (`outbox_row` gives the values)::
+Django: `profiler_hub_kit.django.publish(event)` inside `transaction.atomic()` (the producer
+kit's Django app, on Django's own connection). Other producers: `profiler_hub_kit.outbox`.
 
-    with transaction.atomic():
-        result.save()
-        row = outbox_row(event, "profiler.events")
-        with connection.cursor() as cur:
-            cur.execute(
-                "INSERT INTO hub_outbox.outbox (topic, key, value, headers) "
-                "VALUES (%s, %s, %s, %s)",
-                [row["topic"], row["key"], row["value"], json.dumps(row["headers"])],
-            )
-
-Django through SQLAlchemy would take a second connection, so a second transaction, and the
-row could commit without the result (or the reverse): use the raw SQL above, which runs on
-Django's own connection.
+The row itself (`outbox_row`) and the table's DDL (`profiler_hub_kit/sql/outbox.sql`) come from
+the producer kit; `outbox` below is the SQLAlchemy view of that same table, for the relay.
 """
 
 from __future__ import annotations
@@ -39,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any
 
+from profiler_hub_kit.outbox import MAX_EVENT_BYTES, SCHEMA, outbox_row
 from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
@@ -56,12 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from schemas.registry import encode
-
-SCHEMA = "hub_outbox"
-# CONTRACT: an envelope is at most 1 MiB; a larger one is refused in the business transaction
-# rather than left as a row Kafka would refuse forever (blocking its key).
-MAX_EVENT_BYTES = 1_048_576
+__all__ = ["MAX_EVENT_BYTES", "SCHEMA", "enqueue", "outbox", "outbox_row"]
 
 metadata = MetaData()
 
@@ -79,17 +64,8 @@ outbox = Table(
 )
 # The relay's only query walks pending rows in id order; sent rows never slow it down.
 Index("outbox_pending", outbox.c.id, postgresql_where=outbox.c.sent_at.is_(None))
-
-
-def outbox_row(event: BaseModel, topic: str) -> dict[str, Any]:
-    """The row for `event`: wire bytes (`schemas.registry.encode`), CONTRACT key, headers."""
-    value = encode(event)
-    if len(value) > MAX_EVENT_BYTES:
-        raise ValueError(f"event is {len(value)} bytes; the contract allows {MAX_EVENT_BYTES}")
-    headers = {"event_id": str(event.event_id), "event_type": event.event_type}
-    if event.correlation_id:
-        headers["correlation_id"] = event.correlation_id
-    return {"topic": topic, "key": event.key, "value": value, "headers": headers}
+# Pruning walks sent rows oldest first.
+Index("outbox_sent", outbox.c.sent_at, postgresql_where=outbox.c.sent_at.is_not(None))
 
 
 def enqueue(conn_or_session: Any, event: BaseModel, topic: str) -> Awaitable[None] | None:
@@ -107,3 +83,20 @@ def enqueue(conn_or_session: Any, event: BaseModel, topic: str) -> Awaitable[Non
 
 async def _execute_async(target: AsyncConnection | AsyncSession, statement: Any) -> None:
     await target.execute(statement)
+
+
+async def install(database_url: str) -> None:
+    """Creates the outbox in a producer's database with the kit's DDL (`sql/outbox.sql`, the
+    same the kit's Django app runs); idempotent. `database_url`: SQLAlchemy or libpq form."""
+    import asyncpg
+    from profiler_hub_kit.outbox import ddl
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(ddl())  # no arguments: the simple protocol runs the whole script
+    finally:
+        await conn.close()

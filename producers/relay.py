@@ -18,6 +18,15 @@ each row of a key is acknowledged before the next is published. A plain `SKIP LO
 alone would not keep order: a second relay would skip a key's locked older row and publish a
 newer one. (Rows are ordered by id, i.e. by insert time: two business transactions writing
 the same key concurrently are in order only among the rows committed when a relay looks.)
+
+Where the outbox lives: in the producer's own database (`HUB_OUTBOX_DATABASE_URL`; empty means
+the hub's database, as in the demo). Several producers, several outboxes: list their URLs
+separated by commas and one `hub relay` serves them all, one loop and one connection pool
+each (or run one relay per producer with `--database-url`). Besides relaying, each loop prunes
+rows sent longer ago than `HUB_OUTBOX_RETENTION_HOURS`, in batches of `HUB_OUTBOX_PRUNE_BATCH`
+on a connection of its own (`SKIP LOCKED`, so it never waits for nor blocks the relay), and
+keeps the Prometheus figures below current (`HUB_RELAY_METRICS_PORT`); `hub status` shows the
+same figures (`outbox_figures`).
 """
 
 from __future__ import annotations
@@ -28,13 +37,16 @@ import random
 import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from sqlalchemy import Select, func, literal_column, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from prometheus_client import Counter, Gauge, start_http_server
+from sqlalchemy import Select, delete, extract, func, literal_column, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from hub.db import create_engine
 from hub.settings import Settings
 from hub.streaming.faults import backoff_seconds, is_transient
 from producers.outbox import outbox
@@ -44,6 +56,110 @@ log = logging.getLogger(__name__)
 
 # First key of the two-key advisory lock, so the relay's locks cannot meet another user's.
 LOCK_CLASS = 4_808_001
+# How often each outbox's pending figures are refreshed, and sent rows pruned.
+STATS_EVERY_SECONDS = 5.0
+PRUNE_EVERY_SECONDS = 60.0
+
+PUBLISHED = Counter("hub_outbox_published_total", "Outbox rows published and marked sent",
+                    ["outbox"])
+PUBLISH_ERRORS = Counter("hub_outbox_publish_errors_total",
+                         "Relay batches that failed (rows left pending, retried)", ["outbox"])
+PENDING = Gauge("hub_outbox_pending_rows", "Outbox rows not yet published", ["outbox"])
+OLDEST_PENDING_AGE = Gauge("hub_outbox_oldest_pending_age_seconds",
+                           "Age of the oldest pending outbox row (0: none pending)", ["outbox"])
+PRUNED = Counter("hub_outbox_pruned_total", "Sent outbox rows deleted after the retention",
+                 ["outbox"])
+
+
+class OutboxConfigError(Exception):
+    """An outbox URL that cannot work, or a database without the outbox table: the operator's
+    to fix (one line, exit 2), never retried."""
+
+
+def async_url(url: str) -> str:
+    """A PostgreSQL URL (libpq `postgresql://`, `postgres://`, or SQLAlchemy with any driver)
+    as the asyncpg URL the relay uses."""
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        raise OutboxConfigError(f"not a database URL: {_redacted(url)!r}") from None
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise OutboxConfigError(f"the outbox must be in PostgreSQL, not {parsed.drivername!r}")
+    if not parsed.database:
+        raise OutboxConfigError(f"no database name in {_redacted(url)!r}")
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url.strip()).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable>"
+
+
+def outbox_name(url: str) -> str:
+    """How metrics and `hub status` name an outbox: host:port/database (no credentials)."""
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
+
+
+def outbox_urls(settings: Settings, override: Sequence[str] = ()) -> list[str]:
+    """The outbox databases to relay: `override` (the command line), else
+    `HUB_OUTBOX_DATABASE_URL` (comma-separated), else the hub's own database."""
+    raw = [u for u in override if u.strip()] or [
+        u for u in settings.outbox_database_url.split(",") if u.strip()
+    ]
+    urls = [async_url(u) for u in raw] or [async_url(settings.database_url)]
+    return list(dict.fromkeys(urls))
+
+
+def outbox_engine(url: str, pool_size: int = 2) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+async def outbox_figures(conn: AsyncConnection) -> dict[str, Any]:
+    """Pending rows, the oldest pending row's age and the newest send, from both partial
+    indexes; raises `OutboxConfigError` when the database has no outbox table."""
+    installed = (await conn.execute(text("SELECT to_regclass('hub_outbox.outbox')"))).scalar()
+    if installed is None:
+        raise OutboxConfigError(
+            "no hub_outbox.outbox table in this database: run `hub outbox install "
+            "--database-url …` or, in the Django project, `manage.py migrate` with "
+            "profiler_hub_kit.django installed"
+        )
+    pending, age = (await conn.execute(
+        select(func.count(),
+               extract("epoch", func.now() - func.min(outbox.c.created_at)))
+        .where(outbox.c.sent_at.is_(None))
+    )).one()
+    last_sent = (await conn.execute(select(func.max(outbox.c.sent_at)))).scalar()
+    return {
+        "pending": int(pending),
+        "oldest_pending_age_seconds": round(float(age), 3) if age is not None else None,
+        "last_sent_at": last_sent.isoformat() if last_sent else None,
+    }
+
+
+async def prune_sent(engine: AsyncEngine, retention: timedelta, batch: int) -> int:
+    """Deletes rows sent more than `retention` ago, oldest first, `batch` rows per short
+    transaction (`SKIP LOCKED`: never waits on a row another transaction holds); returns how
+    many it deleted."""
+    total = 0
+    while True:
+        doomed = (
+            select(outbox.c.id)
+            .where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < func.now() - retention)
+            .order_by(outbox.c.sent_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        async with engine.begin() as conn:
+            deleted = (await conn.execute(delete(outbox).where(outbox.c.id.in_(doomed)))).rowcount
+        total += deleted
+        if deleted < batch:
+            return total
+        await asyncio.sleep(0)  # let the relay's own work interleave
 
 
 @dataclass(frozen=True)
@@ -126,6 +242,45 @@ async def relay_batch(engine: AsyncEngine, publisher: EventPublisher, limit: int
         return len(rows)
 
 
+async def _refresh_figures(engine: AsyncEngine, name: str) -> None:
+    try:
+        async with engine.connect() as conn:
+            figures = await outbox_figures(conn)
+    except Exception as exc:  # figures are best effort; the relay loop reports real faults
+        log.debug("outbox figures of %s unavailable: %r", name, exc)
+        return
+    PENDING.labels(name).set(figures["pending"])
+    OLDEST_PENDING_AGE.labels(name).set(figures["oldest_pending_age_seconds"] or 0)
+
+
+async def _prune(engine: AsyncEngine, settings: Settings, name: str) -> None:
+    if settings.outbox_retention_hours <= 0:
+        return
+    try:
+        pruned = await prune_sent(engine, timedelta(hours=settings.outbox_retention_hours),
+                                  settings.outbox_prune_batch)
+    except Exception as exc:  # pruning retries next round; it never stops the relay
+        log.warning("pruning sent outbox rows of %s failed; retrying later: %r", name, exc)
+        return
+    if pruned:
+        PRUNED.labels(name).inc(pruned)
+        log.info("pruned %d sent outbox rows of %s", pruned, name)
+
+
+async def _housekeeping(engine: AsyncEngine, settings: Settings, name: str,
+                        stop: asyncio.Event) -> None:
+    """Figures every few seconds and pruning every minute, beside the relay loop (its own
+    connection), until `stop`."""
+    loop = asyncio.get_running_loop()
+    next_prune = loop.time()
+    while not stop.is_set():
+        await _refresh_figures(engine, name)
+        if loop.time() >= next_prune:
+            await _prune(engine, settings, name)
+            next_prune = loop.time() + PRUNE_EVERY_SECONDS
+        await _wait(stop, STATS_EVERY_SECONDS)
+
+
 async def run_relay(
     settings: Settings,
     stop: asyncio.Event,
@@ -134,16 +289,32 @@ async def run_relay(
     once: bool = False,
     interval: float = 1.0,
     request_timeout_ms: int = 10_000,
+    database_url: str | None = None,
 ) -> int:
-    """Relays until `stop` is set (or, with `once`, until nothing is left to claim); returns
-    how many rows it published. Kafka and database faults are retried with backoff."""
-    engine = create_engine(settings, pool_size=1)
+    """Relays one outbox (`database_url`, default the first of `outbox_urls`) until `stop` is
+    set (or, with `once`, until nothing is left to claim, then prunes once); returns how many
+    rows it published. Kafka and database faults are retried with backoff; a database without
+    the outbox table raises `OutboxConfigError`."""
+    url = async_url(database_url) if database_url else outbox_urls(settings)[0]
+    name = outbox_name(url)
+    engine = outbox_engine(url)
     publisher: Publisher | None = None
     rng = random.Random()
     attempt = sent = 0
+    checked = False
+    housekeeping: asyncio.Task[None] | None = None
+    if not once:
+        housekeeping = asyncio.create_task(_housekeeping(engine, settings, name, stop))
     try:
         while not stop.is_set():
             try:
+                if not checked:
+                    async with engine.connect() as conn:
+                        try:
+                            await outbox_figures(conn)
+                        except OutboxConfigError as exc:
+                            raise OutboxConfigError(f"{name}: {exc}") from None
+                    checked = True
                 if publisher is None:
                     publisher = Publisher(settings.kafka_bootstrap, client_id="profiler-hub-relay",
                                           request_timeout_ms=request_timeout_ms)
@@ -152,25 +323,46 @@ async def run_relay(
             except Exception as exc:
                 if not (isinstance(exc, (KafkaError, PublishError)) or is_transient(exc)):
                     raise
+                PUBLISH_ERRORS.labels(name).inc()
                 delay = backoff_seconds(attempt, settings.retry_initial_seconds,
                                         settings.retry_max_seconds, rng)
                 attempt += 1
-                log.warning("relay batch failed, rows stay pending; retrying in %.1fs: %r",
-                            delay, exc)
+                log.warning("relay batch of %s failed, rows stay pending; retrying in %.1fs: %r",
+                            name, delay, exc)
                 # A fresh producer after a failure: no half-failed idempotence state carried on.
                 publisher = await _discard(publisher)
                 await _wait(stop, delay)
                 continue
             attempt = 0
             sent += published
+            if published:
+                PUBLISHED.labels(name).inc(published)
             if published == 0 and once:
+                await _prune(engine, settings, name)
+                await _refresh_figures(engine, name)
                 break
             if published < batch and not once:
                 await _wait(stop, interval)
     finally:
+        if housekeeping is not None:
+            housekeeping.cancel()
+            await asyncio.gather(housekeeping, return_exceptions=True)
         await _discard(publisher)
         await engine.dispose()
     return sent
+
+
+async def run_relays(settings: Settings, stop: asyncio.Event, urls: Sequence[str],
+                     **options: Any) -> int:
+    """One relay loop per outbox database, side by side; returns the rows published. A loop
+    that fails for good (`OutboxConfigError`) stops the others and is raised."""
+    tasks = [asyncio.create_task(run_relay(settings, stop, database_url=url, **options))
+             for url in urls]
+    try:
+        return sum(await asyncio.gather(*tasks))
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _discard(publisher: Publisher | None) -> None:
@@ -188,14 +380,19 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-def serve(settings: Settings, *, batch: int, once: bool, interval: float) -> int:
-    """Runs the relay in this process until SIGTERM/SIGINT (or drained, with `once`)."""
+def serve(settings: Settings, *, batch: int, once: bool, interval: float,
+          database_urls: Sequence[str] = ()) -> int:
+    """Runs the relay of every outbox (`outbox_urls`) in this process until SIGTERM/SIGINT (or
+    drained, with `once`), with its Prometheus endpoint when `HUB_RELAY_METRICS_PORT` is set."""
+    urls = outbox_urls(settings, database_urls)
+    if settings.relay_metrics_port and not once:
+        start_http_server(settings.relay_metrics_port, addr=settings.api_host)
 
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        return await run_relay(settings, stop, batch=batch, once=once, interval=interval)
+        return await run_relays(settings, stop, urls, batch=batch, once=once, interval=interval)
 
     return asyncio.run(main())

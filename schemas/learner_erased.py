@@ -1,17 +1,11 @@
-"""`learner.erased`, schema_version 1."""
+"""Alias of the producer kit's `profiler_hub_kit.models.learner_erased`.
 
-from __future__ import annotations
+The kit (kit/) is the one source of the event models; this keeps the hub's imports from
+`schemas.learner_erased` working, with the very same module object."""
 
-from typing import ClassVar
+import importlib
+import sys
 
-from pydantic import AwareDatetime
-
-from schemas.base import EventData, UserId
-
-
-class LearnerErasedV1(EventData):
-    event_type: ClassVar[str] = "learner.erased"
-    schema_version: ClassVar[int] = 1
-
-    user_id: UserId
-    erased_at: AwareDatetime
+sys.modules[__name__] = importlib.import_module(
+    "profiler_hub_kit.models.learner_erased"
+)

@@ -1,20 +1,11 @@
-"""`mentorship.assignment.changed`, schema_version 1."""
+"""Alias of the producer kit's `profiler_hub_kit.models.mentorship_assignment_changed`.
 
-from __future__ import annotations
+The kit (kit/) is the one source of the event models; this keeps the hub's imports from
+`schemas.mentorship_assignment_changed` working, with the very same module object."""
 
-from typing import ClassVar
+import importlib
+import sys
 
-from pydantic import AwareDatetime
-
-from schemas.base import EventData, UserId
-
-
-class MentorshipAssignmentChangedV1(EventData):
-    event_type: ClassVar[str] = "mentorship.assignment.changed"
-    schema_version: ClassVar[int] = 1
-    key_field: ClassVar[str] = "mentee_id"
-
-    mentor_id: UserId
-    mentee_id: UserId
-    active: bool
-    changed_at: AwareDatetime
+sys.modules[__name__] = importlib.import_module(
+    "profiler_hub_kit.models.mentorship_assignment_changed"
+)

@@ -1,20 +1,11 @@
-"""`profiler.session.invalidated`, schema_version 1."""
+"""Alias of the producer kit's `profiler_hub_kit.models.session_invalidated`.
 
-from __future__ import annotations
+The kit (kit/) is the one source of the event models; this keeps the hub's imports from
+`schemas.session_invalidated` working, with the very same module object."""
 
-from typing import ClassVar
-from uuid import UUID
+import importlib
+import sys
 
-from pydantic import AwareDatetime, Field
-
-from schemas.base import EventData, UserId
-
-
-class SessionInvalidatedV1(EventData):
-    event_type: ClassVar[str] = "profiler.session.invalidated"
-    schema_version: ClassVar[int] = 1
-
-    session_id: UUID
-    user_id: UserId
-    reason: str = Field(max_length=500)
-    invalidated_at: AwareDatetime
+sys.modules[__name__] = importlib.import_module(
+    "profiler_hub_kit.models.session_invalidated"
+)

@@ -1,0 +1,71 @@
+"""The outbox row and its table's DDL, with no database driver of its own.
+
+A producer writes an event's row in the same transaction as the fact it records, so the event
+exists exactly when the fact does; `hub relay` publishes pending rows to Kafka and marks them
+sent. Django: `profiler_hub_kit.django.publish`. Anything else on PostgreSQL: run `ddl()` once
+(or `hub outbox install --database-url …`), then execute `INSERT_SQL` with `insert_params(row)`
+on the connection of the business transaction (any DB-API driver with the `%s` paramstyle:
+psycopg 3, psycopg2). The hub's SQLAlchemy helper is `producers.outbox.enqueue`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel
+
+from profiler_hub_kit.models.registry import encode
+
+SCHEMA = "hub_outbox"
+TABLE = f"{SCHEMA}.outbox"
+# CONTRACT: an envelope is at most 1 MiB; a larger one is refused in the business transaction
+# rather than left as a row Kafka would refuse forever (blocking its key).
+MAX_EVENT_BYTES = 1_048_576
+
+# CONTRACT topics per event type (the hub's defaults; deployments may rename topics).
+DEFAULT_TOPICS = {
+    "profiler.session.completed": "profiler.events",
+    "profiler.session.invalidated": "profiler.events",
+    "learner.erased": "profiler.events",
+    "mentorship.assignment.changed": "mentorship.assignments",
+}
+
+INSERT_SQL = (
+    f"INSERT INTO {TABLE} (topic, key, value, headers) "  # noqa: S608 (a constant)
+    "VALUES (%s, %s, %s, %s::jsonb) RETURNING id"
+)
+DROP_SQL = f"DROP TABLE IF EXISTS {TABLE}"
+
+
+def ddl() -> str:
+    """The outbox's DDL (`sql/outbox.sql`), idempotent: schema, table, indexes."""
+    return resources.files("profiler_hub_kit").joinpath("sql/outbox.sql").read_text("utf-8")
+
+
+def default_topic(event: BaseModel) -> str:
+    """The CONTRACT topic of `event`'s type."""
+    return DEFAULT_TOPICS[event.event_type]  # type: ignore[attr-defined]
+
+
+def outbox_row(event: BaseModel, topic: str | None = None) -> dict[str, Any]:
+    """The row for `event`: wire bytes (`encode`), CONTRACT key, headers; `topic` defaults to
+    the CONTRACT topic of the event's type. Refuses an event over the CONTRACT's 1 MiB."""
+    value = encode(event)
+    if len(value) > MAX_EVENT_BYTES:
+        raise ValueError(f"event is {len(value)} bytes; the contract allows {MAX_EVENT_BYTES}")
+    headers = {"event_id": str(event.event_id), "event_type": event.event_type}  # type: ignore[attr-defined]
+    if event.correlation_id:  # type: ignore[attr-defined]
+        headers["correlation_id"] = event.correlation_id  # type: ignore[attr-defined]
+    return {
+        "topic": topic or default_topic(event),
+        "key": event.key,  # type: ignore[attr-defined]
+        "value": value,
+        "headers": headers,
+    }
+
+
+def insert_params(row: dict[str, Any]) -> list[Any]:
+    """Parameters of `INSERT_SQL` for a row of `outbox_row` (headers as JSON text)."""
+    return [row["topic"], row["key"], row["value"], json.dumps(row["headers"])]
