@@ -59,10 +59,11 @@ class AnalyticsProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self) -> None:
+    def __init__(self, erasure_secret: bytes | None = None) -> None:
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions, tables.invalidations, tables.erasures,
             facts_to_columns=_facts_to_columns, columns_to_facts=_columns_to_facts,
+            erasure_secret=erasure_secret,
         )
 
     def topics(self, settings: Settings) -> list[str]:

@@ -30,7 +30,7 @@ class MissionsProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self) -> None:
+    def __init__(self, erasure_secret: bytes | None = None) -> None:
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions,
             tables.invalidations,
@@ -42,6 +42,7 @@ class MissionsProjection:
             columns_to_facts=lambda row: SessionFacts(
                 row["difficulty"], row["cohort_id"], row["enterprise_id"]
             ),
+            erasure_secret=erasure_secret,
         )
 
     def topics(self, settings: Settings) -> list[str]:

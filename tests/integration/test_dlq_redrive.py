@@ -66,7 +66,7 @@ async def test_redrive_after_a_fix_applies_once(settings, unique):
     again = run_hub(["dlq", "redrive", "missions", ref, "--execute"], env)
     assert "plan: redrive 0" in again.stdout and "1 already redriven" in again.stdout
 
-    fixed = await replay(settings, MissionsProjection())
+    fixed = await replay(settings, MissionsProjection(settings.erasure_secret))
     assert (fixed.records, fixed.applied, fixed.dead_lettered) == (1, 1, 0)
     assert await db.difficulties(settings.database_url, unique) == oracle_difficulties(events)
-    assert (await replay(settings, MissionsProjection())).records == 0
+    assert (await replay(settings, MissionsProjection(settings.erasure_secret))).records == 0

@@ -30,7 +30,8 @@ def state_after(events):
 
 def items_after(events) -> list[ExpectedItem]:
     """The projection's items in the oracle's shape and order (newest session first)."""
-    items = sorted(portfolio_items(state_after(events)).values(),
+    user = events[0].key if events else "u"  # one learner's events
+    items = sorted(portfolio_items(user, state_after(events)).values(),
                    key=lambda i: (i.created_at, str(i.profiler_session_id)), reverse=True)
     return [ExpectedItem(i.item_id, i.profiler_session_id, i.facts.title, i.facts.statement,
                          i.status, i.created_at, i.withdrawn_at) for i in items]
@@ -50,7 +51,7 @@ def test_one_item_per_session_however_often_it_arrives():
     items = items_after([first, first, first])
     assert len(items) == 1
     item = items[0]
-    assert item.item_id == item_id_for(first.data.session_id)
+    assert item.item_id == item_id_for("u", first.data.session_id)
     assert (item.status, item.created_at, item.withdrawn_at) == ("active", at(0), None)
     assert item.statement == ("I am driven by courage and service. I care. My goal: Lead. "
                               "My track: defender.")
