@@ -23,7 +23,7 @@ from tests.support.kafka import read_all
 from tests.support.procs import HubProcess
 
 SAMPLE = {"count": 3000, "users": 200, "cohorts": 6, "seed": 23}
-HOSTILE = 11_000  # ~6% are valid injection events: over 10k bad ones
+HOSTILE = 11_600  # ~11% are valid (injection, session reuse): over 10k bad ones
 CONSUMERS = ("missions", "recipes", "portfolio", "mentorship", "analytics")
 
 
