@@ -52,7 +52,10 @@ class MentorshipProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self, erasure_secret: bytes | None = None) -> None:
+    def __init__(self, erasure_secret: bytes | None) -> None:
+        # Settings.erasure_secret; None builds a projection for its name, topics and tables
+        # only, which BatchApplier refuses.
+        self.erasure_secret = erasure_secret
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions,
             tables.invalidations,

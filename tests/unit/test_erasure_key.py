@@ -42,3 +42,17 @@ def test_local_runs_may_keep_the_placeholder(monkeypatch):
     monkeypatch.delenv("HUB_ERASURE_KEY", raising=False)
     settings = Settings(_env_file=None, environment="local")
     assert settings.erasure_key == PLACEHOLDER_ERASURE_KEY
+
+
+def test_a_projection_built_without_the_key_is_refused_before_it_applies_anything():
+    """Applying without the key would fail every batch into the dead letters."""
+    from consumers.missions.projection import MissionsProjection
+    from hub.projections import all_projections
+    from hub.streaming.applier import BatchApplier
+
+    settings = Settings(environment="local")
+    for projection in [MissionsProjection(None), *all_projections().values()]:
+        with pytest.raises(ValueError, match="erasure key"):
+            BatchApplier(projection, None, None, settings)  # type: ignore[arg-type]
+    for projection in all_projections(settings).values():
+        assert BatchApplier(projection, None, None, settings).projection is projection  # type: ignore[arg-type]
