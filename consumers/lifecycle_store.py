@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic
 
 from sqlalchemy import (
+    ARRAY,
     Column,
     DateTime,
     MetaData,
     String,
     Table,
     Uuid,
+    bindparam,
     delete,
     func,
     select,
@@ -56,17 +58,24 @@ def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
 
 
 INVALIDATION_COLUMNS = ("user_id", "session_id", "occurred_at")
+ERASURE_COLUMNS = ("user_hash", "erased_at")
 SESSION_KEY = ("user_id", "session_id")
 
 
 async def delete_pairs(
     conn: AsyncConnection, table: Table, pairs: Sequence[tuple[str, Any]]
 ) -> None:
-    """Delete the rows keyed by these (user_id, session_id) pairs (rare: erasures only)."""
-    if pairs:
-        key = tuple_(table.c.user_id, table.c.session_id)
-        await conn.execute(delete(table).where(key.in_(pairs)))
-ERASURE_COLUMNS = ("user_hash", "erased_at")
+    """Delete the rows keyed by these (user_id, session_id) pairs: two arrays through
+    `unnest`, so a bulk batch's erasures stay one statement of two parameters."""
+    if not pairs:
+        return
+    users = bindparam(None, [u for u, _ in pairs], type_=ARRAY(table.c.user_id.type))
+    sessions = bindparam(None, [s for _, s in pairs], type_=ARRAY(table.c.session_id.type))
+    gone = func.unnest(users, sessions).table_valued("user_id", "session_id").render_derived()
+    key = tuple_(table.c.user_id, table.c.session_id)
+    await conn.execute(
+        delete(table).where(key.in_(select(gone.c.user_id, gone.c.session_id)))
+    )
 
 
 class LifecycleStore(Generic[FactsT]):
@@ -106,7 +115,7 @@ class LifecycleStore(Generic[FactsT]):
     def erasure_key(self, user_id: str) -> str:
         if self._erasure_secret is None:
             raise RuntimeError(
-                "projection built without an erasure key; pass Settings.erasure_key to it"
+                "projection built without an erasure key; pass it Settings.erasure_secret"
             )
         return erasure_key(user_id, self._erasure_secret)
 

@@ -19,8 +19,16 @@ from hub.streaming.records import Record
 from hub.streaming.runtime import dead_letter_producer
 from producers import oracle, oracle_analytics, oracle_mentorship, oracle_portfolio
 from schemas.registry import encode
+from tests.conftest import migrated_database
 from tests.support import db
 from tests.support.events import at, completed, invalidated
+
+
+@pytest.fixture(scope="module")
+async def database_url(stack):
+    """A database of its own: other tests compare whole analytics tables with their oracle."""
+    async for url in migrated_database(stack):
+        yield url
 
 
 @pytest.fixture
