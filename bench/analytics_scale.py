@@ -131,7 +131,7 @@ async def fill_through_projection(settings: Settings, learners: int) -> dict:
     sample = generate_sample(int(learners * MESSAGES_PER_LEARNER), learners, COHORTS, seed=1)
     messages = sample.profiler_messages()
     generated = time.perf_counter() - started
-    projection = AnalyticsProjection()
+    projection = AnalyticsProjection(settings.erasure_secret)
     engine = create_engine(settings, pool_size=1)
     started = time.perf_counter()
     try:

@@ -326,7 +326,7 @@ def run(settings: Settings, names: list[str], rate: float, seconds: float,
     from hub.topics import ensure_topics, hub_topics
     from producers.sample import generate_sample
 
-    projections = {n: all_projections()[n] for n in names}
+    projections = {n: all_projections(settings)[n] for n in names}
     run_id = uuid.uuid4().hex[:8]
     bench = replay.bench_settings(settings, run_id)
     prefix = f"bench-{run_id}"

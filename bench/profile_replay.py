@@ -52,7 +52,7 @@ async def replay_once(settings: Settings, name: str) -> tuple[int, float, float]
     from hub.streaming.dead_letters import DeadLetterSink
     from hub.streaming.runtime import dead_letter_producer
 
-    projection = all_projections()[name]
+    projection = all_projections(settings)[name]
     producer = dead_letter_producer(settings)
     await producer.start()
     engine = create_engine(settings, pool_size=2)

@@ -158,7 +158,7 @@ async def replay(settings_json: str, names: list[str], expected: dict[str, int],
     from hub.streaming.runtime import dead_letter_producer
 
     settings = Settings.model_validate_json(settings_json)
-    projections = [all_projections()[name] for name in names]
+    projections = [all_projections(settings)[name] for name in names]
     producer = dead_letter_producer(settings)
     await producer.start()
     engines = [create_engine(settings, pool_size=2) for _ in projections]

@@ -75,8 +75,9 @@ async def hub_apply(url: str, name: str, events: list) -> dict:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from hub.projections import all_projections
+    from hub.settings import get_settings
 
-    projection = all_projections()[name]
+    projection = all_projections(get_settings())[name]
     accepted = [e for e in events if projection.accepts(e)]
     engine = create_async_engine(url, pool_size=1)
     clock = StatementClock(engine)

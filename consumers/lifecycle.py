@@ -6,11 +6,24 @@ always ends the same. The rules:
 - the current session is the valid one with the greatest (completed_at, session_id);
 - an erasure forgets every event of the learner that occurred before `erased_at`, and such
   events arriving later are ignored.
+
+Learners never share a session. A session is identified by `(user_id, session_id)`: the
+`session_id` alone means nothing outside its learner. Two learners whose events name the same
+`session_id` (a buggy or hostile producer; CONTRACT makes it unique per session) have two
+unrelated sessions, and each learner's projections are exactly what they would be without the
+other learner's events, whatever the arrival order. Every stored row and every id derived from
+a session (the portfolio's `item_id`) is therefore keyed by the pair, never by `session_id`
+alone; an invalidation retracts only its own learner's session of that id.
+
+Erasures are remembered under `erasure_key(user_id, key)`, a keyed hash (HMAC-SHA256 with the
+hub's secret `HUB_ERASURE_KEY`): without the key the erased ids cannot be recovered by hashing
+guesses, as they could from a plain SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -62,9 +75,14 @@ def _rank(session: Session) -> tuple[datetime, UUID]:
     return (session.completed_at, session.session_id)
 
 
-def erasure_key(user_id: str) -> str:
-    """One-way key under which an erasure is remembered without keeping the id."""
-    return hashlib.sha256(user_id.encode()).hexdigest()
+def erasure_key(user_id: str, key: bytes) -> str:
+    """Keyed one-way hash under which an erasure is remembered without keeping the id.
+
+    HMAC over the id's SHA-256 hex digest rather than the id itself: the rows stored before
+    the key existed hold that digest, so a migration can rehash them without the ids.
+    """
+    digest = hashlib.sha256(user_id.encode()).hexdigest()
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
 def apply(

@@ -1,8 +1,10 @@
 """Persists `consumers.lifecycle.LearnerState` in a projection's own table set.
 
-A projection supplies its sessions table (session_id, user_id, completed_at, occurred_at and
+A projection supplies its sessions table (user_id, session_id, completed_at, occurred_at and
 its own fact columns) and how facts map to columns; invalidations and erasures tables have
-the same shape in every projection (`lifecycle_tables`).
+the same shape in every projection (`lifecycle_tables`). Sessions and invalidations are keyed
+by `(user_id, session_id)`: one learner's rows are never another's, even when two learners'
+events name the same session id (see `consumers.lifecycle`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Uuid, delete, func, select
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
@@ -24,14 +39,14 @@ def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
     invalidations = Table(
         "invalidations",
         metadata,
+        # user_id first: the primary key's index also serves loading a learner's rows.
+        Column("user_id", String(64), primary_key=True),
         Column("session_id", Uuid, primary_key=True),
-        Column("user_id", String(64), nullable=False),
         Column("occurred_at", DateTime(timezone=True), nullable=False),
-        Index(f"ix_{schema}_invalidations_user", "user_id"),
         schema=schema,
     )
-    # Erased learners by a one-way hash of their id: enough to ignore their older events
-    # without keeping the id itself.
+    # Erased learners by a keyed one-way hash of their id (`erasure_key`): enough to ignore
+    # their older events without keeping the id itself.
     erasures = Table(
         "erasures",
         metadata,
@@ -42,8 +57,25 @@ def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
     return invalidations, erasures
 
 
-INVALIDATION_COLUMNS = ("session_id", "user_id", "occurred_at")
+INVALIDATION_COLUMNS = ("user_id", "session_id", "occurred_at")
 ERASURE_COLUMNS = ("user_hash", "erased_at")
+SESSION_KEY = ("user_id", "session_id")
+
+
+async def delete_pairs(
+    conn: AsyncConnection, table: Table, pairs: Sequence[tuple[str, Any]]
+) -> None:
+    """Delete the rows keyed by these (user_id, session_id) pairs: two arrays through
+    `unnest`, so a bulk batch's erasures stay one statement of two parameters."""
+    if not pairs:
+        return
+    users = bindparam(None, [u for u, _ in pairs], type_=ARRAY(table.c.user_id.type))
+    sessions = bindparam(None, [s for _, s in pairs], type_=ARRAY(table.c.session_id.type))
+    gone = func.unnest(users, sessions).table_valued("user_id", "session_id").render_derived()
+    key = tuple_(table.c.user_id, table.c.session_id)
+    await conn.execute(
+        delete(table).where(key.in_(select(gone.c.user_id, gone.c.session_id)))
+    )
 
 
 class LifecycleStore(Generic[FactsT]):
@@ -54,7 +86,12 @@ class LifecycleStore(Generic[FactsT]):
         erasures: Table,
         facts_to_columns: Callable[[FactsT], dict[str, Any]],
         columns_to_facts: Callable[[Mapping[str, Any]], FactsT],
+        *,
+        erasure_secret: bytes | None,
     ) -> None:
+        # The key comes from settings through the projection's constructor; a store built
+        # without one (a projection used only for its name or tables) refuses to touch data.
+        self._erasure_secret = erasure_secret
         self.sessions = sessions
         self.invalidations = invalidations
         self.erasures = erasures
@@ -66,7 +103,7 @@ class LifecycleStore(Generic[FactsT]):
         ).on_conflict_do_nothing()
         stmt = unnest_insert(invalidations, INVALIDATION_COLUMNS)
         self._upsert_invalidations = stmt.on_conflict_do_update(
-            index_elements=["session_id"],
+            index_elements=list(SESSION_KEY),
             set_={"occurred_at": func.least(invalidations.c.occurred_at,
                                             stmt.excluded.occurred_at)},
         )
@@ -74,6 +111,13 @@ class LifecycleStore(Generic[FactsT]):
         self._upsert_erasures = stmt.on_conflict_do_update(
             index_elements=["user_hash"], set_={"erased_at": stmt.excluded.erased_at}
         )
+
+    def erasure_key(self, user_id: str) -> str:
+        if self._erasure_secret is None:
+            raise RuntimeError(
+                "projection built without an erasure key; pass it Settings.erasure_secret"
+            )
+        return erasure_key(user_id, self._erasure_secret)
 
     async def load(
         self, conn: AsyncConnection, user_ids: Iterable[str]
@@ -96,7 +140,7 @@ class LifecycleStore(Generic[FactsT]):
         )
         for user_id, session_id, occurred_at in rows:
             invalidated[user_id][session_id] = occurred_at
-        keys = {erasure_key(u): u for u in users}
+        keys = {self.erasure_key(u): u for u in users}
         rows = await conn.execute(
             select(self.erasures.c.user_hash, self.erasures.c.erased_at).where(
                 any_of(self.erasures.c.user_hash, keys)
@@ -142,26 +186,22 @@ class LifecycleStore(Generic[FactsT]):
                 for sid, s in new.sessions.items()
                 if sid not in old.sessions
             ]
-            gone_sessions += [sid for sid in old.sessions if sid not in new.sessions]
+            gone_sessions += [(user_id, sid) for sid in old.sessions if sid not in new.sessions]
             new_invalid += [
                 {"session_id": sid, "user_id": user_id, "occurred_at": at}
                 for sid, at in new.invalidated.items()
                 if old.invalidated.get(sid) != at
             ]
-            gone_invalid += [sid for sid in old.invalidated if sid not in new.invalidated]
+            gone_invalid += [
+                (user_id, sid) for sid in old.invalidated if sid not in new.invalidated
+            ]
             if new.erased_at != old.erased_at:
-                erasures.append({"user_hash": erasure_key(user_id), "erased_at": new.erased_at})
-        if gone_sessions:
-            await conn.execute(
-                delete(self.sessions).where(any_of(self.sessions.c.session_id, gone_sessions))
-            )
-        if gone_invalid:
-            await conn.execute(
-                delete(self.invalidations).where(
-                    any_of(self.invalidations.c.session_id, gone_invalid)
+                erasures.append(
+                    {"user_hash": self.erasure_key(user_id), "erased_at": new.erased_at}
                 )
-            )
+        await delete_pairs(conn, self.sessions, gone_sessions)
+        await delete_pairs(conn, self.invalidations, gone_invalid)
         await insert_rows(conn, self._insert_sessions, self._session_columns, new_sessions)
         await insert_rows(conn, self._upsert_invalidations, INVALIDATION_COLUMNS, new_invalid,
-                          unique=("session_id",))
+                          unique=SESSION_KEY)
         await insert_rows(conn, self._upsert_erasures, ERASURE_COLUMNS, erasures)

@@ -275,7 +275,7 @@ def rebuild(
     from hub.streaming.faust_app import group_id
 
     settings = get_settings()
-    projection = all_projections()[_consumer(consumer)]
+    projection = all_projections(settings)[_consumer(consumer)]
 
     def progress(line: str) -> None:
         sys.stderr.write(f"\r  {line}\033[K")

@@ -12,20 +12,23 @@ from hub.settings import PROJECT_ROOT, Settings
 from hub.topics import ensure_topics, hub_topics
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, erasure_key: str | None = None) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["database_url"] = database_url
+    if erasure_key is not None:  # 0011 rehashes stored erasures under it
+        config.attributes["erasure_key"] = erasure_key
     config.attributes["configure_logging"] = False
     return config
 
 
-def upgrade_database(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "heads")  # one branch per projection
+def upgrade_database(database_url: str, erasure_key: str | None = None) -> None:
+    # one branch per projection
+    command.upgrade(alembic_config(database_url, erasure_key), "heads")
 
 
 def migrate(settings: Settings) -> list[str]:
     """Apply migrations (alembic runs its own event loop) and create topics; returns the
     topics created."""
-    upgrade_database(settings.database_url)
+    upgrade_database(settings.database_url, settings.erasure_key)
     specs = hub_topics(settings, list(all_projections()))
     return asyncio.run(ensure_topics(settings.kafka_bootstrap, specs))

@@ -9,13 +9,17 @@ from consumers.mentorship.projection import MentorshipProjection
 from consumers.missions.projection import MissionsProjection
 from consumers.portfolio.projection import PortfolioProjection
 from consumers.recipes.projection import RecipesProjection
+from hub.settings import Settings
 from hub.streaming.projection import Projection
 
 
-def all_projections() -> dict[str, Projection]:
+def all_projections(settings: Settings | None = None) -> dict[str, Projection]:
+    """Every projection by name. Applying events needs `settings` (its erasure key); without
+    them the projections serve for names, topics and tables only."""
+    secret = settings.erasure_secret if settings is not None else None
     projections: list[Projection] = [
-        MissionsProjection(), PortfolioProjection(), AnalyticsProjection(),
-        RecipesProjection(), MentorshipProjection(),
+        MissionsProjection(secret), PortfolioProjection(secret), AnalyticsProjection(secret),
+        RecipesProjection(secret), MentorshipProjection(secret),
     ]
     return {p.name: p for p in projections}
 

@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-local-only-placeholder-secret"
+PLACEHOLDER_ERASURE_KEY = "change-me-local-only-placeholder-erasure-key"
+MIN_SECRET_BYTES = 32
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Written by `hub stack up`, removed by `hub stack down`. Real environment variables win over it,
 # which is how docker-compose and production point the hub elsewhere.
@@ -85,6 +87,11 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(
         PLACEHOLDER_SECRET, description="HS256 secret that signs read-API bearer tokens."
     )
+    erasure_key: str = Field(
+        PLACEHOLDER_ERASURE_KEY,
+        description="HMAC secret under which erased learners are remembered (at least 32 "
+        "bytes outside local); changing it forgets past erasures unless rows are rehashed.",
+    )
     api_host: str = Field("127.0.0.1", description="Address `hub api` binds by default.")
     api_port: int = Field(8000, description="Port `hub api` binds by default.")
     worker_metrics_port: int = Field(
@@ -110,6 +117,22 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.jwt_secret == PLACEHOLDER_SECRET:
             raise ValueError("HUB_JWT_SECRET is left at its placeholder; set a real secret")
         return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_erasure_key(self) -> Settings:
+        # A known or short key would let anyone recompute erased learners' hashes from guessed
+        # ids; only a local run may keep the placeholder.
+        if self.environment != "local":
+            if self.erasure_key == PLACEHOLDER_ERASURE_KEY:
+                raise ValueError("HUB_ERASURE_KEY is left at its placeholder; set a real secret")
+            if len(self.erasure_key.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(f"HUB_ERASURE_KEY must be at least {MIN_SECRET_BYTES} bytes")
+        return self
+
+    @property
+    def erasure_secret(self) -> bytes:
+        """`erasure_key` as the bytes HMAC takes."""
+        return self.erasure_key.encode()
 
     def dead_letter_topic(self, consumer: str) -> str:
         return f"hub.{consumer}{self.dead_letter_suffix}"

@@ -29,7 +29,7 @@ def run_worker(name: str, settings: Settings) -> None:
 
 def build_worker(name: str, settings: Settings) -> faust.Worker:
     """The faust worker of one projection, its logs in JSON at the configured level."""
-    app = create_app(all_projections()[name], settings)
+    app = create_app(all_projections(settings)[name], settings)
     app.conf.loghandlers = [configure_logs(settings.log_level)]
     # faust's own plain-text handler goes to /dev/null; the JSON handler above carries all.
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,

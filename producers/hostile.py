@@ -17,6 +17,10 @@ Categories (expected reason):
   (`timestamp_in_future`) in the year 9999 or a week ahead of `now`
 - injection: SQL, HTML, template, shell and odd Unicode strings in text fields and ids, all
   within the contract (None: applied, stored verbatim, executed nowhere)
+- session_reuse: another learner's completion or invalidation naming a sample learner's
+  `session_id` (None: applied; `session_id` is unique per session by CONTRACT, but one learner
+  must never reach another's projections, so each learner's projections are exactly what they
+  would be without the other's events, whichever arrives first)
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ WEIGHTS: dict[str, int] = {
     "far_future": 10,
     "nul_in_text": 4,
     "injection": 6,
+    "session_reuse": 6,
 }
 FIXED: dict[str, int] = {"oversized": 6, "huge_skill_map": 10, "deep_nesting": 20}
 MENTORSHIP_SHARE = 0.1  # of the cheap categories that exist on the mentorship topic too
@@ -158,6 +163,8 @@ class _Maker:
             if not message.duplicate:
                 self.by_type.setdefault(message.event_type, []).append(json.loads(message.value))
         self.hostile_users = 0
+        self.users = sorted({d["data"]["user_id"] for docs in self.by_type.values()
+                             for d in docs if "user_id" in d["data"]})
 
     # ----- shared helpers ------------------------------------------------------------------
 
@@ -369,6 +376,35 @@ class _Maker:
         data[stamps[0]] = when
         return self.key_of(document), _dumps(document), "timestamp_in_future", (
             f"{stamps[0]} {when}")
+
+    def _session_reuse(self, kind: TopicKind):
+        """A valid event of an intruder (another sample learner, or a new one) that names a
+        victim's session id: a completion of its own, or an invalidation (of a session the
+        victim invalidates too, or of one the victim keeps)."""
+        victim = self.template(COMPLETED)
+        intruder = self.rng.choice(
+            [u for u in self.users if u != victim["data"]["user_id"]]
+            or [victim["data"]["user_id"] + "-intruder"]
+        )
+        if self.rng.random() < 0.3:
+            self.hostile_users += 1
+            intruder = f"session-intruder-{self.hostile_users}"
+        variant = self.rng.randrange(3) if INVALIDATED in self.by_type else 0
+        if variant == 0:
+            document = victim
+            document["data"]["user_id"] = intruder
+            note = "completion"
+        elif variant == 1:
+            document = self.template(INVALIDATED)
+            document["data"]["user_id"] = intruder
+            note = "invalidation of a session its learner invalidates too"
+        else:
+            document = self.template(INVALIDATED)
+            document["occurred_at"] = victim["occurred_at"]
+            document["data"].update(session_id=victim["data"]["session_id"], user_id=intruder,
+                                    invalidated_at=victim["data"]["completed_at"])
+            note = "invalidation of a session its learner keeps"
+        return intruder.encode(), _dumps(document), None, f"valid, {intruder} reuses: {note}"
 
     def _injection(self, kind: TopicKind):
         """A valid event whose strings are attacks: it must be applied and stored verbatim."""

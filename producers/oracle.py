@@ -19,10 +19,11 @@ def current_sessions(events: Iterable[AnyEvent]) -> dict[str, SessionCompleted]:
         if isinstance(e, LearnerErased):
             erased_at[e.key] = max(erased_at.get(e.key, e.data.erased_at), e.data.erased_at)
     alive = [e for e in events if e.key not in erased_at or e.occurred_at >= erased_at[e.key]]
-    invalid = {e.data.session_id for e in alive if isinstance(e, SessionInvalidated)}
+    # A session is its learner's: an invalidation retracts only its own learner's session.
+    invalid = {(e.key, e.data.session_id) for e in alive if isinstance(e, SessionInvalidated)}
     current: dict[str, SessionCompleted] = {}
     for e in alive:
-        if not isinstance(e, SessionCompleted) or e.data.session_id in invalid:
+        if not isinstance(e, SessionCompleted) or (e.key, e.data.session_id) in invalid:
             continue
         best = current.get(e.key)
         rank = (e.data.completed_at, str(e.data.session_id))

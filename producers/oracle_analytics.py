@@ -25,10 +25,11 @@ def valid_sessions(events: Iterable[AnyEvent]) -> dict[str, list[SessionComplete
         if isinstance(e, LearnerErased):
             erased_at[e.key] = max(erased_at.get(e.key, e.data.erased_at), e.data.erased_at)
     alive = [e for e in unique if e.key not in erased_at or e.occurred_at >= erased_at[e.key]]
-    invalid = {e.data.session_id for e in alive if isinstance(e, SessionInvalidated)}
+    # Sessions are per learner: another learner's invalidation never retracts one.
+    invalid = {(e.key, e.data.session_id) for e in alive if isinstance(e, SessionInvalidated)}
     sessions: dict[str, dict[Any, SessionCompleted]] = defaultdict(dict)
     for e in alive:
-        if isinstance(e, SessionCompleted) and e.data.session_id not in invalid:
+        if isinstance(e, SessionCompleted) and (e.key, e.data.session_id) not in invalid:
             sessions[e.key].setdefault(e.data.session_id, e)
     return {user: list(by_id.values()) for user, by_id in sessions.items()}
 

@@ -77,7 +77,7 @@ def mentee_results(events: Iterable[AnyEvent], catalog: Catalog) -> dict[str, di
         (e for e in alive if isinstance(e, SessionInvalidated)),
         key=lambda e: (e.occurred_at, str(e.event_id)), reverse=True,
     ):
-        invalidations[e.data.session_id] = e.data
+        invalidations[(e.key, e.data.session_id)] = e.data  # per learner
     sessions: dict[str, dict] = {}
     for e in alive:
         if isinstance(e, SessionCompleted):
@@ -85,7 +85,7 @@ def mentee_results(events: Iterable[AnyEvent], catalog: Catalog) -> dict[str, di
     current = {user: e.data.session_id for user, e in current_sessions(events).items()}
 
     def session(data) -> dict[str, Any]:
-        invalid = invalidations.get(data.session_id)
+        invalid = invalidations.get((data.user_id, data.session_id))
         return {
             "session_id": data.session_id,
             "track": data.track,

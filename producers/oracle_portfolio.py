@@ -72,10 +72,11 @@ def _statement(e: SessionCompleted) -> ExpectedStatement:
 def portfolios(events: Iterable[AnyEvent]) -> dict[str, ExpectedPortfolio]:
     """Learner -> their items and current value statement, for learners with any item."""
     alive = _surviving(events)
-    withdrawn: dict[UUID, datetime] = {}
+    # Per learner: another learner's invalidation of the same session id withdraws nothing.
+    withdrawn: dict[tuple[str, UUID], datetime] = {}
     for e in alive:
         if isinstance(e, SessionInvalidated):
-            sid = e.data.session_id
+            sid = (e.key, e.data.session_id)
             withdrawn[sid] = min(withdrawn.get(sid, e.occurred_at), e.occurred_at)
     completions: dict[str, dict[UUID, SessionCompleted]] = {}
     for e in alive:
@@ -90,13 +91,13 @@ def portfolios(events: Iterable[AnyEvent]) -> dict[str, ExpectedPortfolio]:
         )
         items = tuple(
             ExpectedItem(
-                item_id_for(e.data.session_id), e.data.session_id,
+                item_id_for(user, e.data.session_id), e.data.session_id,
                 compose_title(clean_text(e.data.track)), _statement(e).statement,
-                "withdrawn" if e.data.session_id in withdrawn else "active",
-                e.data.completed_at, withdrawn.get(e.data.session_id),
+                "withdrawn" if (user, e.data.session_id) in withdrawn else "active",
+                e.data.completed_at, withdrawn.get((user, e.data.session_id)),
             )
             for e in ranked
         )
-        valid = [e for e in ranked if e.data.session_id not in withdrawn]
+        valid = [e for e in ranked if (user, e.data.session_id) not in withdrawn]
         result[user] = ExpectedPortfolio(items, _statement(valid[0]) if valid else None)
     return result

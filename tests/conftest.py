@@ -13,6 +13,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from hub.settings import Settings
 from tests.support.db import plain_dsn
 
+TEST_ERASURE_KEY = "test-erasure-key-not-a-secret-0123456789"
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -44,7 +46,8 @@ async def migrated_database(stack):
     await admin.close()
     base = stack.database_url.rsplit("/", 1)[0]
     url = f"{base}/{name}"
-    await asyncio.to_thread(upgrade_database, url)  # alembic runs its own event loop
+    # alembic runs its own event loop
+    await asyncio.to_thread(upgrade_database, url, TEST_ERASURE_KEY)
     yield url
     admin = await asyncpg.connect(plain_dsn(stack.database_url))
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -68,6 +71,8 @@ async def settings(stack, database_url, unique):
     """Settings of one test: fresh topics and consumer groups on the shared services."""
     s = Settings(
         environment="test",
+        # `test` refuses the placeholder; subprocesses get it through `settings_env`.
+        erasure_key=TEST_ERASURE_KEY,
         kafka_bootstrap=stack.kafka_bootstrap,
         database_url=database_url,
         profiler_topic=f"t{unique}.profiler.events",

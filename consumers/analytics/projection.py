@@ -59,10 +59,14 @@ class AnalyticsProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self) -> None:
+    def __init__(self, erasure_secret: bytes | None) -> None:
+        # Settings.erasure_secret; None builds a projection for its name, topics and tables
+        # only, which BatchApplier refuses.
+        self.erasure_secret = erasure_secret
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions, tables.invalidations, tables.erasures,
             facts_to_columns=_facts_to_columns, columns_to_facts=_columns_to_facts,
+            erasure_secret=erasure_secret,
         )
 
     def topics(self, settings: Settings) -> list[str]:

@@ -32,8 +32,9 @@ metadata = MetaData()
 sessions = Table(
     "sessions",
     metadata,
+    # Keyed by learner and session: session ids of different learners never meet.
+    Column("user_id", String(64), primary_key=True),
     Column("session_id", Uuid, primary_key=True),
-    Column("user_id", String(64), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("cohort_id", String(64)),
@@ -41,7 +42,6 @@ sessions = Table(
     Column("overall_score", Numeric, nullable=False),
     Column("difficulty", SmallInteger, nullable=False),
     Column("skill_scores", JSONB, nullable=False),  # skill -> score
-    Index("ix_analytics_sessions_user", "user_id"),
     schema=SCHEMA,
 )
 

@@ -13,8 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import erasure_key
-from consumers.lifecycle_store import LifecycleStore
+from consumers.lifecycle_store import SESSION_KEY, LifecycleStore, delete_pairs
 from consumers.mentorship import tables
 from consumers.mentorship.decide import (
     Change,
@@ -31,10 +30,10 @@ from hub.streaming.grouping import by_learner
 from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import CURRENT, AnyEvent, MentorshipAssignmentChanged
 
-DETAIL_COLUMNS = ("session_id", "user_id", "reason", "invalidated_at")
+DETAIL_COLUMNS = ("user_id", "session_id", "reason", "invalidated_at")
 _details = unnest_insert(tables.invalidation_details, DETAIL_COLUMNS)
 UPSERT_DETAILS = _details.on_conflict_do_update(
-    index_elements=["session_id"],
+    index_elements=list(SESSION_KEY),
     set_={"reason": _details.excluded.reason, "invalidated_at": _details.excluded.invalidated_at},
 )
 CHANGE_COLUMNS = ("mentor_id", "mentee_id", "changed_at", "active", "occurred_at")
@@ -53,13 +52,17 @@ class MentorshipProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self) -> None:
+    def __init__(self, erasure_secret: bytes | None) -> None:
+        # Settings.erasure_secret; None builds a projection for its name, topics and tables
+        # only, which BatchApplier refuses.
+        self.erasure_secret = erasure_secret
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions,
             tables.invalidations,
             tables.erasures,
             facts_to_columns=lambda f: {"facts": f.to_document()},
             columns_to_facts=lambda row: SessionFacts.from_document(row["facts"]),
+            erasure_secret=erasure_secret,
         )
 
     def topics(self, settings: Settings) -> list[str]:
@@ -89,11 +92,9 @@ class MentorshipProjection:
                  "invalidated_at": i.invalidated_at}
                 for sid, i in taken.items()
             ]
-            gone += dropped
-        table = tables.invalidation_details
-        if gone:
-            await conn.execute(delete(table).where(any_of(table.c.session_id, gone)))
-        await insert_rows(conn, UPSERT_DETAILS, DETAIL_COLUMNS, details, unique=("session_id",))
+            gone += [(user_id, sid) for sid in dropped]
+        await delete_pairs(conn, tables.invalidation_details, gone)
+        await insert_rows(conn, UPSERT_DETAILS, DETAIL_COLUMNS, details, unique=SESSION_KEY)
         return {u for u in after if after[u].erased_at != before[u].erased_at}
 
     async def _apply_assignments(
@@ -154,10 +155,11 @@ class MentorshipProjection:
             )
         return {pair: frozenset(front) for pair, front in fronts.items()}
 
-    @staticmethod
-    async def _erasures(conn: AsyncConnection, people: Collection[str]) -> dict[str, datetime]:
+    async def _erasures(
+        self, conn: AsyncConnection, people: Collection[str]
+    ) -> dict[str, datetime]:
         """Latest erasure of each of these people (the lifecycle's table, this batch's too)."""
-        keys = {erasure_key(p): p for p in people}
+        keys = {self._store.erasure_key(p): p for p in people}
         er = tables.erasures
         rows = await conn.execute(
             select(er.c.user_hash, er.c.erased_at).where(any_of(er.c.user_hash, keys))

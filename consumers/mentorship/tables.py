@@ -16,12 +16,12 @@ metadata = MetaData()
 sessions = Table(
     "sessions",
     metadata,
+    # Keyed by learner and session: session ids of different learners never meet.
+    Column("user_id", String(64), primary_key=True),
     Column("session_id", Uuid, primary_key=True),
-    Column("user_id", String(64), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("facts", JSONB, nullable=False),
-    Index("ix_mentorship_sessions_user", "user_id"),
     schema=SCHEMA,
 )
 
@@ -31,11 +31,10 @@ invalidations, erasures = lifecycle_tables(metadata, SCHEMA)
 invalidation_details = Table(
     "invalidation_details",
     metadata,
+    Column("user_id", String(64), primary_key=True),
     Column("session_id", Uuid, primary_key=True),
-    Column("user_id", String(64), nullable=False),
     Column("reason", String(500), nullable=False),
     Column("invalidated_at", DateTime(timezone=True), nullable=False),
-    Index("ix_mentorship_invalidation_details_user", "user_id"),
     schema=SCHEMA,
 )
 

@@ -10,4 +10,4 @@ from hub.streaming.faust_app import create_app
 
 
 def build(settings: Settings) -> faust.App:
-    return create_app(MissionsProjection(), settings)
+    return create_app(MissionsProjection(settings.erasure_secret), settings)

@@ -30,7 +30,10 @@ class MissionsProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self) -> None:
+    def __init__(self, erasure_secret: bytes | None) -> None:
+        # Settings.erasure_secret; None builds a projection for its name, topics and tables
+        # only, which BatchApplier refuses.
+        self.erasure_secret = erasure_secret
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions,
             tables.invalidations,
@@ -42,6 +45,7 @@ class MissionsProjection:
             columns_to_facts=lambda row: SessionFacts(
                 row["difficulty"], row["cohort_id"], row["enterprise_id"]
             ),
+            erasure_secret=erasure_secret,
         )
 
     def topics(self, settings: Settings) -> list[str]:

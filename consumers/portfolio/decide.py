@@ -32,10 +32,12 @@ Status = Literal["active", "withdrawn"]
 
 
 @functools.lru_cache(maxsize=1 << 17)
-def item_id_for(session_id: UUID) -> UUID:
-    """Deterministic, so a rebuilt projection hands out the same item ids. Cached: a
-    learner's items are derived again each time one of their events arrives."""
-    return uuid.uuid5(ITEM_NAMESPACE, str(session_id))
+def item_id_for(user_id: str, session_id: UUID) -> UUID:
+    """Deterministic, so a rebuilt projection hands out the same item ids; of the learner
+    and the session, so a session id another learner reuses never names their item (the
+    session id is a fixed-width suffix, so no two pairs share a name). Cached: a learner's
+    items are derived again each time one of their events arrives."""
+    return uuid.uuid5(ITEM_NAMESPACE, f"{user_id}/{session_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,18 +84,22 @@ class PortfolioItem:
     withdrawn_at: datetime | None
 
 
-def item_of(session: Session[SessionFacts], withdrawn_at: datetime | None) -> PortfolioItem:
+def item_of(
+    user_id: str, session: Session[SessionFacts], withdrawn_at: datetime | None
+) -> PortfolioItem:
     return PortfolioItem(
-        item_id_for(session.session_id), session.session_id, session.facts,
+        item_id_for(user_id, session.session_id), session.session_id, session.facts,
         "withdrawn" if withdrawn_at is not None else "active", session.completed_at,
         withdrawn_at,
     )
 
 
-def portfolio_items(state: LearnerState[SessionFacts]) -> Mapping[UUID, PortfolioItem]:
+def portfolio_items(
+    user_id: str, state: LearnerState[SessionFacts]
+) -> Mapping[UUID, PortfolioItem]:
     """The learner's items by session id."""
     return {
-        sid: item_of(session, state.invalidated.get(sid))
+        sid: item_of(user_id, session, state.invalidated.get(sid))
         for sid, session in state.sessions.items()
     }
 

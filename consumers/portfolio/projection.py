@@ -35,8 +35,6 @@ _items = unnest_insert(tables.items, ("item_id", *ITEM_COLUMNS))
 UPSERT_ITEMS = _items.on_conflict_do_update(
     index_elements=["item_id"],
     set_={c: _items.excluded[c] for c in ITEM_COLUMNS},
-    # a session id reused by another learner never moves their item
-    where=tables.items.c.user_id == _items.excluded.user_id,
 )
 _current = unnest_insert(tables.current_statements, ("user_id", *CURRENT_COLUMNS))
 UPSERT_CURRENT = _current.on_conflict_do_update(
@@ -71,12 +69,15 @@ def item_row(user_id: str, item: PortfolioItem) -> dict[str, Any]:
     }
 
 
-def current_key(state: LearnerState[SessionFacts]) -> tuple[UUID, str | None, str | None] | None:
+def current_key(
+    user_id: str, state: LearnerState[SessionFacts]
+) -> tuple[UUID, str | None, str | None] | None:
     """What the learner's `current_statements` row holds (None: no row)."""
     session = state.current()
     if session is None:
         return None
-    return item_id_for(session.session_id), session.facts.cohort_id, session.facts.enterprise_id
+    facts = session.facts
+    return item_id_for(user_id, session.session_id), facts.cohort_id, facts.enterprise_id
 
 
 class PortfolioProjection:
@@ -84,10 +85,14 @@ class PortfolioProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self) -> None:
+    def __init__(self, erasure_secret: bytes | None) -> None:
+        # Settings.erasure_secret; None builds a projection for its name, topics and tables
+        # only, which BatchApplier refuses.
+        self.erasure_secret = erasure_secret
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions, tables.invalidations, tables.erasures,
             facts_to_columns=facts_to_columns, columns_to_facts=columns_to_facts,
+            erasure_secret=erasure_secret,
         )
 
     def topics(self, settings: Settings) -> list[str]:
@@ -105,14 +110,15 @@ class PortfolioProjection:
             old = before[user_id]
             if state is old:
                 continue
-            old_items, new_items = portfolio_items(old), portfolio_items(state)
+            old_items = portfolio_items(user_id, old)
+            new_items = portfolio_items(user_id, state)
             item_upserts += [
                 item_row(user_id, item)
                 for sid, item in new_items.items()
                 if old_items.get(sid) != item
             ]
             items_gone += [item.item_id for sid, item in old_items.items() if sid not in new_items]
-            key, old_key = current_key(state), current_key(old)
+            key, old_key = current_key(user_id, state), current_key(user_id, old)
             if key == old_key:
                 continue
             if key is None:

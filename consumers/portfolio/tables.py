@@ -16,8 +16,9 @@ metadata = MetaData()
 sessions = Table(
     "sessions",
     metadata,
+    # Keyed by learner and session: session ids of different learners never meet.
+    Column("user_id", String(64), primary_key=True),
     Column("session_id", Uuid, primary_key=True),
-    Column("user_id", String(64), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
     Column("track", String(64), nullable=False),
     Column("core_values", ARRAY(Text), nullable=False),
@@ -26,7 +27,6 @@ sessions = Table(
     Column("cohort_id", String(64)),
     Column("enterprise_id", String(64)),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Index("ix_portfolio_sessions_user", "user_id"),
     schema=SCHEMA,
 )
 

@@ -56,7 +56,10 @@ class RecipesProjection:
     metadata = tables.metadata
     positions = tables.positions
 
-    def __init__(self) -> None:
+    def __init__(self, erasure_secret: bytes | None) -> None:
+        # Settings.erasure_secret; None builds a projection for its name, topics and tables
+        # only, which BatchApplier refuses.
+        self.erasure_secret = erasure_secret
         self._store: LifecycleStore[SessionFacts] = LifecycleStore(
             tables.sessions,
             tables.invalidations,
@@ -68,6 +71,7 @@ class RecipesProjection:
             columns_to_facts=lambda row: SessionFacts(
                 **{c: row[c] for c in FACT_COLUMNS}, skill_scores=row["skill_scores"]
             ),
+            erasure_secret=erasure_secret,
         )
 
     def topics(self, settings: Settings) -> list[str]:

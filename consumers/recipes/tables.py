@@ -32,8 +32,9 @@ metadata = MetaData()
 sessions = Table(
     "sessions",
     metadata,
+    # Keyed by learner and session: session ids of different learners never meet.
+    Column("user_id", String(64), primary_key=True),
     Column("session_id", Uuid, primary_key=True),
-    Column("user_id", String(64), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("track", String(64), nullable=False),
@@ -43,7 +44,6 @@ sessions = Table(
     Column("enterprise_id", String(64)),
     Column("marketplace_opt_in", Boolean, nullable=False),
     Column("skill_scores", JSONB, nullable=False),
-    Index("ix_recipes_sessions_user", "user_id"),
     schema=SCHEMA,
 )
 

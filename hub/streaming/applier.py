@@ -80,6 +80,11 @@ class BatchApplier:
         table_set: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        if projection.erasure_secret is None:
+            # Fail at start: applying without the key would dead-letter every batch.
+            raise ValueError(
+                f"{projection.name}: built without an erasure key; use all_projections(settings)"
+            )
         self.projection = projection
         self.engine = engine
         self.dead_letters = dead_letters

@@ -39,6 +39,9 @@ class Projection(Protocol):
     name: str
     metadata: MetaData
     positions: Table
+    # The key erasures are remembered under (Settings.erasure_secret); None: the projection
+    # serves for its name, topics and tables, and must not apply events.
+    erasure_secret: bytes | None
 
     def topics(self, settings: Settings) -> list[str]: ...
 

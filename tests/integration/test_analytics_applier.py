@@ -33,7 +33,8 @@ async def applier(settings):
     producer = dead_letter_producer(settings)
     await producer.start()
     sink = DeadLetterSink(producer, settings.dead_letter_topic("analytics"), "analytics")
-    yield BatchApplier(AnalyticsProjection(), engine, sink, settings, rng=random.Random(1))
+    yield BatchApplier(AnalyticsProjection(settings.erasure_secret), engine, sink, settings,
+                       rng=random.Random(1))
     await producer.stop()
     await engine.dispose()
 
@@ -225,8 +226,8 @@ async def test_concurrent_partitions_share_group_rows_safely(settings, unique):
     sink = DeadLetterSink(producer, settings.dead_letter_topic("analytics"), "analytics")
     try:
         async def worker(partition: int) -> None:
-            applier = BatchApplier(AnalyticsProjection(), engine, sink, settings,
-                                   rng=random.Random(partition))
+            applier = BatchApplier(AnalyticsProjection(settings.erasure_secret), engine, sink,
+                                   settings, rng=random.Random(partition))
             mine = [r for r in records if r.partition == partition]
             for batch in chunks(mine, random.Random(partition)):
                 await applier.apply(batch)

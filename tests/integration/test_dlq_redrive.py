@@ -19,8 +19,8 @@ from tests.support.procs import run_hub
 class BuggyMissions(MissionsProjection):
     """The missions projection with a bug that only one event triggers."""
 
-    def __init__(self, poison_event_id) -> None:
-        super().__init__()
+    def __init__(self, erasure_secret: bytes, poison_event_id) -> None:
+        super().__init__(erasure_secret)
         self.poison = poison_event_id
 
     async def apply(self, conn, events):
@@ -47,7 +47,7 @@ async def test_redrive_after_a_fix_applies_once(settings, unique):
     poison = events[2]
     await publish_events(settings.kafka_bootstrap, settings.profiler_topic, events)
 
-    buggy = await replay(settings, BuggyMissions(poison.event_id))
+    buggy = await replay(settings, BuggyMissions(settings.erasure_secret, poison.event_id))
     assert (buggy.applied, buggy.dead_lettered) == (3, 1)
     assert poison.key not in await db.difficulties(settings.database_url, unique)
 
@@ -66,7 +66,7 @@ async def test_redrive_after_a_fix_applies_once(settings, unique):
     again = run_hub(["dlq", "redrive", "missions", ref, "--execute"], env)
     assert "plan: redrive 0" in again.stdout and "1 already redriven" in again.stdout
 
-    fixed = await replay(settings, MissionsProjection())
+    fixed = await replay(settings, MissionsProjection(settings.erasure_secret))
     assert (fixed.records, fixed.applied, fixed.dead_lettered) == (1, 1, 0)
     assert await db.difficulties(settings.database_url, unique) == oracle_difficulties(events)
-    assert (await replay(settings, MissionsProjection())).records == 0
+    assert (await replay(settings, MissionsProjection(settings.erasure_secret))).records == 0

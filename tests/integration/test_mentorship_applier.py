@@ -33,7 +33,7 @@ async def applier(settings):
     engine = create_engine(settings)
     producer = dead_letter_producer(settings)
     await producer.start()
-    projection = MentorshipProjection()
+    projection = MentorshipProjection(settings.erasure_secret)
     sink = DeadLetterSink(producer, settings.dead_letter_topic("mentorship"), "mentorship")
     yield BatchApplier(projection, engine, sink, settings, rng=random.Random(3))
     await producer.stop()

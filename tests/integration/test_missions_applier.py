@@ -25,7 +25,7 @@ async def applier(settings):
     engine = create_engine(settings)
     producer = dead_letter_producer(settings)
     await producer.start()
-    projection = MissionsProjection()
+    projection = MissionsProjection(settings.erasure_secret)
     sink = DeadLetterSink(producer, settings.dead_letter_topic("missions"), "missions")
     yield BatchApplier(projection, engine, sink, settings, rng=random.Random(1))
     await producer.stop()
@@ -118,8 +118,8 @@ async def test_a_missing_table_is_waited_out_not_dead_lettered(settings, unique)
     await producer.start()
     try:
         sink = DeadLetterSink(producer, settings.dead_letter_topic("missions"), "missions")
-        unmigrated = BatchApplier(MissionsProjection(), engine, sink, settings,
-                                  table_set=f"missing_{unique}")
+        unmigrated = BatchApplier(MissionsProjection(settings.erasure_secret), engine, sink,
+                                  settings, table_set=f"missing_{unique}")
         records = as_records(settings.profiler_topic, history(unique))
         task = asyncio.create_task(unmigrated.apply(records))
         await db.wait_until(lambda: _true_when(unmigrated.retrying), what="retrying")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
@@ -31,7 +32,8 @@ async def applier(settings):
     producer = dead_letter_producer(settings)
     await producer.start()
     sink = DeadLetterSink(producer, settings.dead_letter_topic("portfolio"), "portfolio")
-    yield BatchApplier(PortfolioProjection(), engine, sink, settings, rng=random.Random(1))
+    yield BatchApplier(PortfolioProjection(settings.erasure_secret), engine, sink, settings,
+                       rng=random.Random(1))
     await producer.stop()
     await engine.dispose()
 
@@ -141,11 +143,15 @@ async def test_erasure_leaves_no_row_of_the_learner(applier, settings, unique):
     await applier.apply(feed.records([one]))
     assert await rows_of(settings.database_url, user) == {
         "sessions": 0, "invalidations": 0, "items": 0, "current_statements": 0}
-    # `erasures` keeps only a one-way hash, never the id.
-    rows = await db.fetch(settings.database_url,
-                          "select user_hash from portfolio.erasures where user_hash in ($1, $2)",
-                          user, erasure_key(user))
-    assert [r["user_hash"] for r in rows] == [erasure_key(user)]
+    # `erasures` keeps only a keyed hash, never the id nor its plain SHA-256.
+    key = erasure_key(user, settings.erasure_secret)
+    plain = hashlib.sha256(user.encode()).hexdigest()
+    rows = await db.fetch(
+        settings.database_url,
+        "select user_hash from portfolio.erasures where user_hash in ($1, $2, $3)",
+        user, plain, key,
+    )
+    assert [r["user_hash"] for r in rows] == [key]
 
 
 async def test_retake_changes_the_identity_and_an_older_late_session_does_not(

@@ -119,7 +119,7 @@ async def apply_everywhere(settings, profiler: list, mentorship: list):
     producer = dead_letter_producer(settings)
     await producer.start()
     try:
-        for name, projection in all_projections().items():
+        for name, projection in all_projections(settings).items():
             sink = DeadLetterSink(producer, settings.dead_letter_topic(name), name)
             applier = BatchApplier(projection, engine, sink, settings)
             stats = await replay_to_end(

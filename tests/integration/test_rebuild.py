@@ -49,7 +49,7 @@ async def leftover_schemas(settings) -> list[str]:
 
 
 async def run_rebuild(settings, name: str, **kwargs):
-    projection = all_projections()[name]
+    projection = all_projections(settings)[name]
     engine = create_engine(settings)
     try:
         return await rebuild(settings, engine, projection, await plan(settings, projection),

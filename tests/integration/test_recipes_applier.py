@@ -34,7 +34,8 @@ async def applier(settings, engine):
     producer = dead_letter_producer(settings)
     await producer.start()
     sink = DeadLetterSink(producer, settings.dead_letter_topic("recipes"), "recipes")
-    yield BatchApplier(RecipesProjection(), engine, sink, settings, rng=random.Random(1))
+    yield BatchApplier(RecipesProjection(settings.erasure_secret), engine, sink, settings,
+                       rng=random.Random(1))
     await producer.stop()
 
 

@@ -19,7 +19,7 @@ async def test_a_loaded_catalog_changes_the_next_recommendation(settings, unique
     engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            await RecipesProjection().apply(
+            await RecipesProjection(settings.erasure_secret).apply(
                 conn, [session(user, 0, {"network_security": 60.0, "incident_response": 90.0})])
 
         document = shipped_catalog().model_dump(mode="json")

@@ -54,10 +54,10 @@ def population(p: str):
 
 
 @pytest.fixture
-async def loaded(engine, unique):
+async def loaded(engine, settings, unique):
     events, net, ir, ea, eb = population(unique)
     async with engine.begin() as conn:
-        await RecipesProjection().apply(conn, events)
+        await RecipesProjection(settings.erasure_secret).apply(conn, events)
     return current_profiles(events), net, ir, ea, eb
 
 

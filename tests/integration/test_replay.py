@@ -19,7 +19,7 @@ async def catch_up(settings) -> None:
     producer = dead_letter_producer(settings)
     await producer.start()
     try:
-        for name, projection in all_projections().items():
+        for name, projection in all_projections(settings).items():
             sink = DeadLetterSink(producer, settings.dead_letter_topic(name), name)
             applier = BatchApplier(projection, engine, sink, settings)
             await replay_to_end(applier, settings.kafka_bootstrap, projection.topics(settings))

@@ -27,7 +27,7 @@ async def test_status_reports_lag_freshness_and_dead_letters(settings, unique):
     producer = dead_letter_producer(settings)
     await producer.start()
     try:
-        projection = all_projections()["missions"]
+        projection = all_projections(settings)["missions"]
         sink = DeadLetterSink(producer, settings.dead_letter_topic("missions"), "missions")
         applier = BatchApplier(projection, engine, sink, settings)
         await replay_to_end(applier, settings.kafka_bootstrap, [settings.profiler_topic])

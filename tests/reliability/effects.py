@@ -47,7 +47,7 @@ def expected_units(events: Iterable[AnyEvent]) -> dict[str, Counter]:
         for user, p in portfolios.items() for item in p.items
     )
     units["portfolio.current_statements"] = Counter(
-        (user, str(item_id_for(p.current.profiler_session_id)))
+        (user, str(item_id_for(user, p.current.profiler_session_id)))
         for user, p in portfolios.items() if p.current is not None
     )
     units["mentorship.sessions"] = Counter(

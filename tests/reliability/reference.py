@@ -30,7 +30,7 @@ async def apply_everything(settings: Settings, consumers) -> None:
     await producer.start()
     try:
         for name in consumers:
-            projection = all_projections()[name]
+            projection = all_projections(settings)[name]
             sink = DeadLetterSink(producer, settings.dead_letter_topic(name), name)
             applier = BatchApplier(projection, engine, sink, settings)
             await replay_to_end(applier, settings.kafka_bootstrap, projection.topics(settings))

@@ -54,7 +54,7 @@ async def api(settings, unique):
     for kind, topic in topics.items():
         await publish_raw(settings.kafka_bootstrap, topic,
                           [(m.key, m.value) for m in sample.messages if m.topic_kind == kind])
-    for projection in all_projections().values():
+    for projection in all_projections(settings).values():
         runtime = WorkerRuntime(projection, settings)
         try:
             stats = await replay_to_end(await runtime.applier(), settings.kafka_bootstrap,

@@ -23,7 +23,7 @@ from tests.support.kafka import read_all
 from tests.support.procs import HubProcess
 
 SAMPLE = {"count": 3000, "users": 200, "cohorts": 6, "seed": 23}
-HOSTILE = 11_000  # ~6% are valid injection events: over 10k bad ones
+HOSTILE = 11_600  # ~11% are valid (injection, session reuse): over 10k bad ones
 CONSUMERS = ("missions", "recipes", "portfolio", "mentorship", "analytics")
 
 
@@ -110,8 +110,11 @@ async def test_hostile_messages_are_dead_lettered_and_valid_ones_applied(setting
     # Every valid event is applied: each projection equals its oracle over the valid events.
     valid_events = [decode(m.value) for m in mixed if m.is_valid]
     await assert_projections_match(settings.database_url, valid_events)
-    injected = [h for h in hostile if h.expected_reason is None]
+    injected = [h for h in hostile if h.category == "injection"]
     assert injected, "the injection strings were exercised"
+    # Session ids reused across learners, arriving before and after their owner's events:
+    # the oracles above keep each learner apart, so the projections did too.
+    assert reuse_orders(mixed) == {"before the owner", "after the owner"}
     users = {json.loads(h.value)["data"]["user_id"] for h in injected}
     stored = await db.fetch(settings.database_url,
                             "select user_id from missions.difficulty where user_id = any($1)",
@@ -121,6 +124,21 @@ async def test_hostile_messages_are_dead_lettered_and_valid_ones_applied(setting
     print(json.dumps({"hostile_by_category": counts_by_category(hostile),
                       "valid_messages": len(valid_events), "records": dict(per_topic),
                       "dead_lettered": dead_lettered}))
+
+
+def reuse_orders(mixed) -> set[str]:
+    """Whether `session_reuse` messages arrive before or after the sample's first event of
+    the session id they reuse."""
+    first: dict[str, int] = {}
+    for i, m in enumerate(mixed):
+        if m.hostile is None and m.topic_kind == "profiler":
+            first.setdefault(json.loads(m.value)["data"].get("session_id"), i)
+    return {
+        "before the owner" if i < first[sid] else "after the owner"
+        for i, m in enumerate(mixed)
+        if m.hostile is not None and m.hostile.category == "session_reuse"
+        and (sid := json.loads(m.value)["data"]["session_id"]) in first
+    }
 
 
 def counts_by_category(hostile) -> dict[str, dict[str, int]]:

@@ -50,7 +50,8 @@ async def _absent(admin: AIOKafkaAdminClient, topic: str) -> bool:
 
 
 async def replay_missions(settings):
-    runtime = WorkerRuntime(MissionsProjection(), settings)  # exactly what a worker builds
+    # exactly what a worker builds
+    runtime = WorkerRuntime(MissionsProjection(settings.erasure_secret), settings)
     try:
         applier = await runtime.applier()
         return await replay_to_end(applier, settings.kafka_bootstrap, [settings.profiler_topic])

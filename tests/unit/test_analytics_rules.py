@@ -26,6 +26,7 @@ from producers.oracle_analytics import analytics as oracle_analytics
 from schemas.registry import new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support.events import at, erased, invalidated
+from tests.support.reuse import reusing
 
 SKILLS = ("network_security", "incident_response", "compliance", "audit")
 LEVELS = (None, "novice", "beginner", "intermediate", "advanced", "expert")
@@ -207,5 +208,34 @@ def test_any_order_grouping_and_duplication_matches_the_oracle(data, history):
     batches = data.draw(batches_of(history))
     cohorts, enterprises = views(apply_batches(batches))
     expected_cohorts, expected_enterprises = oracle_analytics(history)
+    assert_same(cohorts, expected_cohorts)
+    assert_same(enterprises, expected_enterprises)
+
+
+def _intruding_session(user, *, minute, session_id, score):
+    return session(user, minute=minute, session_id=session_id, score=score, cohort="c1",
+                   enterprise="e1", skills={"audit": score})
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), history=histories())
+def test_a_session_id_reused_by_another_learner_counts_each_learner_as_without_the_other(
+    data, history
+):
+    """Learners reusing others' session ids: aggregates are the sum of each learner's
+    contribution alone, and the oracle's (keyed by learner)."""
+    intrusion = []
+    for n, victim in enumerate(sorted({e.key for e in history})):
+        own = [e for e in history if e.key == victim]
+        intrusion += data.draw(reusing(own, f"intruder-{n}", complete=_intruding_session))
+    if not intrusion:
+        return
+    batches = data.draw(batches_of(history + intrusion))
+    got = apply_batches(batches)
+    alone = apply_batches([history])
+    alone.add(apply_batches([intrusion]))
+    assert views(got) == views(alone)
+    expected_cohorts, expected_enterprises = oracle_analytics(history + intrusion)
+    cohorts, enterprises = views(got)
     assert_same(cohorts, expected_cohorts)
     assert_same(enterprises, expected_enterprises)

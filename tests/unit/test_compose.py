@@ -52,7 +52,8 @@ def test_every_environment_name_is_read_by_settings():
         env = service.get("environment") or {}
         unknown = set(env) - known
         assert not unknown, f"{name} sets {unknown}, which settings never read"
-        assert {"HUB_KAFKA_BOOTSTRAP", "HUB_DATABASE_URL", "HUB_JWT_SECRET"} <= set(env)
+        assert {"HUB_KAFKA_BOOTSTRAP", "HUB_DATABASE_URL", "HUB_JWT_SECRET",
+                "HUB_ERASURE_KEY"} <= set(env)
 
 
 def test_every_migrated_worker_waits_for_migrations():

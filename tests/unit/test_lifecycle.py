@@ -72,3 +72,19 @@ def test_session_ids_rank_as_their_canonical_strings():
 
     ids = [uuid.uuid4() for _ in range(2000)]
     assert sorted(ids) == sorted(ids, key=str)
+
+
+def test_a_session_id_reused_by_another_learner_is_another_session():
+    """Learners never share a session: the intruder's completion and invalidation of the
+    victim's session id leave the victim's state exactly as without them, in either order."""
+    from hub.streaming.grouping import by_learner
+
+    mine = completed("a", minute=0)
+    sid = mine.data.session_id
+    theirs = completed("b", minute=5, session_id=sid)
+    their_kill = invalidated("b", sid, minute=10)
+    for order in ([mine, theirs, their_kill], [their_kill, theirs, mine]):
+        states = {u: fold(LearnerState(), evs, facts) for u, evs in by_learner(order).items()}
+        assert states["a"] == fold(LearnerState(), [mine], facts)
+        assert states["a"].current().session_id == sid
+        assert states["b"].invalidated == {sid: at(10)} and states["b"].current() is None

@@ -28,6 +28,7 @@ from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
 from schemas.registry import MentorshipAssignmentChanged, new_event
 from schemas.session_completed import AntiCheat
 from tests.support.events import at, completed, erased, invalidated
+from tests.support.reuse import INTRUDER, arrivals, reusing
 
 CATALOG = shipped_catalog()
 MENTEE = "learner-h"
@@ -211,3 +212,22 @@ def test_any_order_duplication_and_batching_matches_the_oracle(data, history):
     assert pairs == oracle.assignments(history)
     assert served(learners, details, pairs, MENTEE) == oracle.mentee_results(
         history, CATALOG).get(MENTEE)
+
+
+def _intruding_session(user, *, minute, session_id, score):
+    return session(user, minute=minute, score=score, flags=["copy_paste"], session_id=session_id)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), history=histories())
+def test_a_session_id_reused_by_another_learner_changes_neither_learners_results(data, history):
+    intrusion = data.draw(reusing(history, complete=_intruding_session))
+    arrival = data.draw(arrivals(history + intrusion))
+    batch = data.draw(st.integers(min_value=1, max_value=max(1, len(arrival))))
+    state = project(arrival, batch)
+    mine, theirs = served(*state, MENTEE), served(*state, INTRUDER)
+    # Each learner's results as without the other's events, and as the oracle says.
+    assert mine == served(*project(history, len(history) or 1), MENTEE)
+    assert theirs == served(*project(intrusion, len(intrusion) or 1), INTRUDER)
+    expected = oracle.mentee_results(history + intrusion, CATALOG)
+    assert (mine, theirs) == (expected.get(MENTEE), expected.get(INTRUDER))

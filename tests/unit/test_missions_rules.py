@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from consumers.lifecycle import LearnerState, fold
 from consumers.missions.decide import difficulty_for, learner_difficulty, session_facts
+from hub.streaming.grouping import by_learner
 from producers.oracle import difficulties
 from tests.support.events import completed, erased, invalidated
+from tests.support.reuse import INTRUDER, arrivals, reusing
 
 
 @pytest.mark.parametrize(
@@ -99,3 +101,24 @@ def test_any_order_and_duplication_matches_the_oracle(data, history):
         assert (result.source, result.difficulty) == ("profiler", expected["learner-h"])
     else:
         assert (result.source, result.difficulty) == ("default", 1)
+
+
+def served(events) -> dict[str, tuple[str, int]]:
+    """(source, difficulty) of every learner the events name, each folded on their own."""
+    return {u: _shown(difficulty_after(evs)) for u, evs in by_learner(events).items()}
+
+
+def _shown(result) -> tuple[str, int]:
+    return (result.source, result.difficulty)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), history=learner_histories())
+def test_a_session_id_reused_by_another_learner_changes_neither_learner(data, history):
+    intrusion = data.draw(reusing(history))
+    result = served(data.draw(arrivals(history + intrusion)))
+    # Each learner as without the other, and as the oracle (keyed by learner) says.
+    assert result.get("learner-h", ("default", 1)) == _shown(difficulty_after(history))
+    assert result.get(INTRUDER, ("default", 1)) == _shown(difficulty_after(intrusion))
+    expected = difficulties(history + intrusion)
+    assert {u: d for u, (source, d) in result.items() if source == "profiler"} == expected

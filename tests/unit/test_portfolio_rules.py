@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 
 from consumers.lifecycle import LearnerState, fold
 from consumers.portfolio.decide import item_id_for, portfolio_items, session_facts
+from hub.streaming.grouping import by_learner
 from producers.oracle_portfolio import ExpectedItem, ExpectedStatement, portfolios
 from schemas.session_completed import ValueAnswers
 from tests.support.events import at, completed, erased, invalidated
+from tests.support.reuse import INTRUDER, arrivals, reusing
 
 
 def answered(event, values=("integrity",), motivation="m", goal="g", track="defender"):
@@ -30,7 +32,8 @@ def state_after(events):
 
 def items_after(events) -> list[ExpectedItem]:
     """The projection's items in the oracle's shape and order (newest session first)."""
-    items = sorted(portfolio_items(state_after(events)).values(),
+    user = events[0].key if events else "u"  # one learner's events (item ids are theirs)
+    items = sorted(portfolio_items(user, state_after(events)).values(),
                    key=lambda i: (i.created_at, str(i.profiler_session_id)), reverse=True)
     return [ExpectedItem(i.item_id, i.profiler_session_id, i.facts.title, i.facts.statement,
                          i.status, i.created_at, i.withdrawn_at) for i in items]
@@ -50,7 +53,7 @@ def test_one_item_per_session_however_often_it_arrives():
     items = items_after([first, first, first])
     assert len(items) == 1
     item = items[0]
-    assert item.item_id == item_id_for(first.data.session_id)
+    assert item.item_id == item_id_for("u", first.data.session_id)
     assert (item.status, item.created_at, item.withdrawn_at) == ("active", at(0), None)
     assert item.statement == ("I am driven by courage and service. I care. My goal: Lead. "
                               "My track: defender.")
@@ -126,3 +129,24 @@ def test_any_order_and_duplication_matches_the_oracle(data, history):
     expected = portfolios(history).get("learner-h")
     assert items_after(arrival) == (list(expected.items) if expected else [])
     assert statement_after(arrival) == (expected.current if expected else None)
+
+
+def _answered_completion(user, *, minute, session_id, score):
+    return answered(completed(user, minute=minute, session_id=session_id),
+                    ["courage"], f"score {score:.0f}", "Lead.", "grc")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), history=learner_histories())
+def test_a_session_id_reused_by_another_learner_changes_neither_portfolio(data, history):
+    intrusion = data.draw(reusing(history, complete=_answered_completion))
+    grouped = by_learner(data.draw(arrivals(history + intrusion)))
+    mine, theirs = items_after(grouped.get("learner-h", [])), items_after(grouped.get(INTRUDER, []))
+    # Each learner's items as without the other's events, and as the oracle says.
+    assert mine == items_after(history)
+    assert theirs == items_after(intrusion)
+    expected = portfolios(history + intrusion)
+    for user, got in (("learner-h", mine), (INTRUDER, theirs)):
+        assert got == (list(expected[user].items) if user in expected else [])
+    # Item ids are the learner's: the same session id never names both learners' items.
+    assert not {i.item_id for i in mine} & {i.item_id for i in theirs}

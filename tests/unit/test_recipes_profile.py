@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from consumers.lifecycle import LearnerState, fold
 from consumers.recipes.decide import current_profile, session_facts
+from hub.streaming.grouping import by_learner
 from producers.oracle_recipes import current_profiles
 from schemas.registry import new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support.events import at, completed, erased, invalidated
+from tests.support.reuse import INTRUDER, arrivals, reusing
 
 USER = "learner-r"
 
@@ -88,3 +90,16 @@ def test_any_order_and_duplication_gives_the_oracle_profile(data, history):
                                      if history else st.just([]))
     arrival = data.draw(st.permutations(duplicated))
     assert profile_after(arrival) == current_profiles(history).get(USER)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), history=histories())
+def test_a_session_id_reused_by_another_learner_changes_neither_profile(data, history):
+    intrusion = data.draw(reusing(history))
+    grouped = by_learner(data.draw(arrivals(history + intrusion)))
+    mine = profile_after(grouped.get(USER, []))
+    theirs = profile_after(grouped.get(INTRUDER, []))
+    # Each learner's profile as without the other's events, and as the oracle says.
+    assert (mine, theirs) == (profile_after(history), profile_after(intrusion))
+    expected = current_profiles(history + intrusion)
+    assert (mine, theirs) == (expected.get(USER), expected.get(INTRUDER))

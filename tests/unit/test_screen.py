@@ -39,7 +39,7 @@ def with_data(event, **changes):
 def test_a_data_timestamp_far_ahead_is_refused(event, field) -> None:
     """A far-future completed_at would stay "current" forever, a far-future erased_at would
     ignore every later event of the learner: refused, with the field named."""
-    outcome = screen(record_of(event), MissionsProjection(), 1_048_576, NOW)
+    outcome = screen(record_of(event), MissionsProjection(None), 1_048_576, NOW)
     assert isinstance(outcome, Refusal)
     assert outcome.reason == "timestamp_in_future"
     assert outcome.exception.startswith(f"data.{field} ")
@@ -49,7 +49,7 @@ def test_a_far_future_changed_at_is_refused_by_mentorship() -> None:
     from consumers.mentorship.projection import MentorshipProjection
 
     event = with_data(assignment("m1", "u1", active=True, minute=0), changed_at=FAR)
-    outcome = screen(record_of(event), MentorshipProjection(), 1_048_576, NOW)
+    outcome = screen(record_of(event), MentorshipProjection(None), 1_048_576, NOW)
     assert isinstance(outcome, Refusal) and outcome.reason == "timestamp_in_future"
 
 
@@ -57,10 +57,10 @@ def test_timestamps_within_the_tolerance_are_accepted() -> None:
     near = NOW + FUTURE_TOLERANCE - timedelta(seconds=1)
     event = with_data(completed("u1", minute=0), completed_at=near)
     event = event.model_copy(update={"occurred_at": near})
-    assert screen(record_of(event), MissionsProjection(), 1_048_576, NOW) == event
+    assert screen(record_of(event), MissionsProjection(None), 1_048_576, NOW) == event
 
 
 def test_a_far_future_occurrence_keeps_its_own_reason() -> None:
     event = completed("u1", minute=0).model_copy(update={"occurred_at": FAR})
-    outcome = screen(record_of(event), MissionsProjection(), 1_048_576, NOW)
+    outcome = screen(record_of(event), MissionsProjection(None), 1_048_576, NOW)
     assert isinstance(outcome, Refusal) and outcome.reason == "occurred_in_future"
