@@ -419,9 +419,14 @@ def api(
 
 def main() -> None:
     from hub.gc_tuning import tune_for_throughput
+    from hub.settings import SettingsError
 
     tune_for_throughput()
-    app()
+    try:
+        app()
+    except SettingsError as exc:  # an operator's mistake: one line and exit 2, no traceback
+        typer.echo(f"hub: refused to start: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
