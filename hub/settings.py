@@ -13,6 +13,7 @@ PLACEHOLDER_SECRET = "change-me-local-only-placeholder-secret"
 # HS256 keys shorter than its 256-bit output fall to offline guessing (RFC 7518 §3.2 asks for
 # at least as many bytes as the hash); `openssl rand -hex 32` gives 64.
 MIN_SECRET_BYTES = 32
+DEFAULT_JWT_MAX_LIFETIME_SECONDS = 86_400
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Written by `hub stack up`, removed by `hub stack down`. Real environment variables win over it,
 # which is how docker-compose and production point the hub elsewhere.
@@ -99,7 +100,7 @@ class Settings(BaseSettings):
         "32 bytes, and not the placeholder in production.",
     )
     jwt_max_lifetime_seconds: int = Field(
-        86_400,
+        DEFAULT_JWT_MAX_LIFETIME_SECONDS,
         ge=1,
         description="Longest a token may live: one whose `exp` lies further than this from now "
         "(or from its `iat`) is refused, so a leaked long-lived token is worthless.",
