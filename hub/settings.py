@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address `hub api` binds by default.")
     api_port: int = Field(8000, description="Port `hub api` binds by default.")
+    api_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="`hub api` closes a connection whose request line and headers have not all "
+        "arrived this long after it opened (or after the request's first byte): slow clients "
+        "cannot hold connections open.",
+    )
     worker_metrics_port: int = Field(
         0,
         ge=0,
