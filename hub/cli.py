@@ -404,6 +404,7 @@ def api(
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.api.server import h11_with_header_timeout
     from hub.logs import configure as configure_logs
 
     settings = get_settings()
@@ -414,6 +415,8 @@ def api(
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level.lower(),
+        # uvicorn bounds no header read; this protocol closes a slow one (hub/api/server.py).
+        http=h11_with_header_timeout(settings.api_header_timeout_seconds),
     )
 
 
