@@ -51,7 +51,8 @@ class Settings(BaseSettings):
 
     environment: Literal["local", "test", "production"] = Field(
         "local",
-        description="Where the hub runs; outside local/test, placeholder secrets are refused.",
+        description="Where the hub runs; outside local, secrets under 32 bytes are refused, and "
+        "in production the placeholder too.",
     )
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
