@@ -9,8 +9,9 @@ BENCH_ARGS ?=
 .PHONY: setup browser stack-up stack-down lint test soak demo bench schemas clean
 
 CHART_JS := hub/api/static/vendor/chart.umd.min.js
+SWAGGER_UI := hub/api/static/vendor/swagger-ui/swagger-ui-bundle.js
 
-setup: $(VENV)/.installed $(CHART_JS) browser
+setup: $(VENV)/.installed $(CHART_JS) $(SWAGGER_UI) browser
 
 # The hub and its producer kit (kit/, the event models' one source), both editable.
 $(VENV)/.installed: pyproject.toml kit/pyproject.toml
@@ -21,9 +22,19 @@ $(VENV)/.installed: pyproject.toml kit/pyproject.toml
 # The dashboard's chart library, from the npm registry (web/package-lock.json), served by the
 # API itself: never a CDN at run time. Redone only when the lock file changes.
 $(CHART_JS): web/package.json web/package-lock.json
-	cd web && npm ci --no-audit --no-fund --loglevel=error
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p $(dir $@)
 	cp web/node_modules/chart.js/dist/chart.umd.min.js $@
+
+# Swagger UI of the API's /docs, the same way (FastAPI's default page loads it from a CDN).
+# --ignore-scripts: swagger-ui-dist pulls in @scarf/scarf, whose install script phones home.
+$(SWAGGER_UI): web/package.json web/package-lock.json
+	test -d web/node_modules/swagger-ui-dist || \
+	  (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+	mkdir -p $(dir $@)
+	cd web/node_modules/swagger-ui-dist && \
+	  cp swagger-ui.css favicon-32x32.png LICENSE $(CURDIR)/$(dir $@) && \
+	  cp swagger-ui-bundle.js $(CURDIR)/$@
 
 # Headless Chromium for the dashboard's browser test (Debian's package; installed when root).
 browser:

@@ -515,6 +515,7 @@ def api(
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.api.server import h11_with_header_timeout
     from hub.logs import configure as configure_logs
 
     settings = get_settings()
@@ -525,14 +526,21 @@ def api(
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level.lower(),
+        # uvicorn bounds no header read; this protocol closes a slow one (hub/api/server.py).
+        http=h11_with_header_timeout(settings.api_header_timeout_seconds),
     )
 
 
 def main() -> None:
     from hub.gc_tuning import tune_for_throughput
+    from hub.settings import SettingsError
 
     tune_for_throughput()
-    app()
+    try:
+        app()
+    except SettingsError as exc:  # an operator's mistake: one line and exit 2, no traceback
+        typer.echo(f"hub: refused to start: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -8,14 +8,40 @@ ProcessorFormatter renders every record as JSON and keeps `extra={...}` fields s
 from __future__ import annotations
 
 import logging
+import re
+from urllib.parse import unquote_plus
 
 import structlog
+
+# A query parameter `name=value` in a logged URL (uvicorn's access log writes path and query).
+_QUERY_PARAMETER = re.compile(r"([?&;])([^=&;#\s\"']+)=([^&;#\s\"']*)")
+# Names whose values are credentials: `?access_token=` is refused by the API but was still logged.
+SENSITIVE_NAME = re.compile(r"token|secret|passw|key|auth|jwt|signature|credential", re.IGNORECASE)
+REDACTED = "[redacted]"
 
 
 def _drop_terminal_colours(_logger, _name, event: dict) -> dict:
     # uvicorn's ANSI copy of the message, and what another formatter left on the record.
     for key in ("color_message", "message", "asctime", "extra"):
         event.pop(key, None)
+    return event
+
+
+def _redact_parameter(match: re.Match) -> str:
+    if SENSITIVE_NAME.search(unquote_plus(match.group(2))):
+        return f"{match.group(1)}{match.group(2)}={REDACTED}"
+    return match.group(0)
+
+
+def redact_query_secrets(text: str) -> str:
+    """`text` with the value of every credential-like query parameter replaced."""
+    return _QUERY_PARAMETER.sub(_redact_parameter, text) if "=" in text else text
+
+
+def _redact_secrets(_logger, _name, event: dict) -> dict:
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = redact_query_secrets(value)
     return event
 
 
@@ -33,6 +59,7 @@ def json_handler() -> logging.Handler:
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 _drop_terminal_colours,
                 structlog.processors.format_exc_info,
+                _redact_secrets,  # after format_exc_info: a traceback may quote a URL too
                 structlog.processors.JSONRenderer(default=str),
             ],
         )

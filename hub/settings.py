@@ -6,16 +6,45 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-local-only-placeholder-secret"
 PLACEHOLDER_ERASURE_KEY = "change-me-local-only-placeholder-erasure-key"
+# HS256 keys shorter than its 256-bit output fall to offline guessing (RFC 7518 §3.2 asks for
+# at least as many bytes as the hash); `openssl rand -hex 32` gives 64.
 MIN_SECRET_BYTES = 32
+DEFAULT_JWT_MAX_LIFETIME_SECONDS = 86_400
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Written by `hub stack up`, removed by `hub stack down`. Real environment variables win over it,
 # which is how docker-compose and production point the hub elsewhere.
 STACK_ENV_FILE = PROJECT_ROOT / ".stack" / "hub.env"
+
+
+def refuse_weak_secret(name: str, value: str, environment: str) -> None:
+    """Raise ValueError saying why `value` may not serve as secret `name` in `environment`.
+
+    Outside `local` a secret needs MIN_SECRET_BYTES bytes, counted without surrounding
+    whitespace (so padding cannot lengthen a weak one); in production the placeholder is refused
+    too, however it is padded. `local` accepts anything: it signs tokens for a laptop only.
+    """
+    if environment == "local":
+        return
+    stripped = value.strip()
+    if environment == "production" and stripped == PLACEHOLDER_SECRET:
+        raise ValueError(f"{name} is left at its placeholder; set a real secret "
+                         f"(at least {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -hex 32`)")
+    size = len(stripped.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{name} is {size} bytes (surrounding whitespace not counted); outside local it "
+            f"must be at least {MIN_SECRET_BYTES}, as a shorter secret falls to an offline guess "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+
+
+class SettingsError(ValueError):
+    """The environment holds a setting the hub refuses; the message is one line, no values."""
 
 
 class Settings(BaseSettings):
@@ -23,7 +52,8 @@ class Settings(BaseSettings):
 
     environment: Literal["local", "test", "production"] = Field(
         "local",
-        description="Where the hub runs; outside local/test, placeholder secrets are refused.",
+        description="Where the hub runs; outside local, secrets under 32 bytes are refused, and "
+        "in production the placeholder too.",
     )
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
@@ -85,7 +115,15 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Longest backoff of a transient fault."
     )
     jwt_secret: str = Field(
-        PLACEHOLDER_SECRET, description="HS256 secret that signs read-API bearer tokens."
+        PLACEHOLDER_SECRET,
+        description="HS256 secret that signs read-API bearer tokens; outside local at least "
+        "32 bytes, and not the placeholder in production.",
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        DEFAULT_JWT_MAX_LIFETIME_SECONDS,
+        ge=1,
+        description="Longest a token may live: one whose `exp` lies further than this from now "
+        "(or from its `iat`) is refused, so a leaked long-lived token is worthless.",
     )
     erasure_key: str = Field(
         PLACEHOLDER_ERASURE_KEY,
@@ -94,6 +132,13 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address `hub api` binds by default.")
     api_port: int = Field(8000, description="Port `hub api` binds by default.")
+    api_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="`hub api` closes a connection whose request line and headers have not all "
+        "arrived this long after it opened (or after the request's first byte): slow clients "
+        "cannot hold connections open.",
+    )
     worker_metrics_port: int = Field(
         0,
         ge=0,
@@ -113,20 +158,14 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of JSON logs.")
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment == "production" and self.jwt_secret == PLACEHOLDER_SECRET:
-            raise ValueError("HUB_JWT_SECRET is left at its placeholder; set a real secret")
-        return self
-
-    @model_validator(mode="after")
-    def _refuse_weak_erasure_key(self) -> Settings:
-        # A known or short key would let anyone recompute erased learners' hashes from guessed
-        # ids; only a local run may keep the placeholder.
-        if self.environment != "local":
-            if self.erasure_key == PLACEHOLDER_ERASURE_KEY:
-                raise ValueError("HUB_ERASURE_KEY is left at its placeholder; set a real secret")
-            if len(self.erasure_key.encode()) < MIN_SECRET_BYTES:
-                raise ValueError(f"HUB_ERASURE_KEY must be at least {MIN_SECRET_BYTES} bytes")
+    def _refuse_weak_secrets(self) -> Settings:
+        refuse_weak_secret("HUB_JWT_SECRET", self.jwt_secret, self.environment)
+        # A known or short erasure key would let anyone recompute erased learners' hashes from
+        # guessed ids: its placeholder serves local runs only (the suite sets a test key).
+        refuse_weak_secret("HUB_ERASURE_KEY", self.erasure_key, self.environment)
+        if self.environment != "local" and self.erasure_key.strip() == PLACEHOLDER_ERASURE_KEY:
+            raise ValueError("HUB_ERASURE_KEY is left at its placeholder; set a real secret "
+                             "(e.g. `openssl rand -hex 32`)")
         return self
 
     @property
@@ -138,6 +177,19 @@ class Settings(BaseSettings):
         return f"hub.{consumer}{self.dead_letter_suffix}"
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """One line naming each refused variable and why, never its value (it may be a secret)."""
+    parts = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        loc = ".".join(str(p) for p in error["loc"])
+        parts.append(f"HUB_{loc.upper()}: {message}" if loc else message)
+    return "; ".join(parts)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from hub.api.dashboard import mount_dashboard
+from hub.api.docs import mount_docs
 from hub.api.routes import (
     admin_groups,
     analytics,
@@ -23,6 +25,8 @@ from hub.api.routes import (
 )
 from hub.db import create_engine
 from hub.settings import Settings
+
+log = logging.getLogger("hub.api")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -39,6 +43,9 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         lifespan=lifespan,
         description="Projections of profiler events. Bearer JWT (HS256) on every /api route.",
+        # FastAPI's pages load their scripts from a CDN; mount_docs serves Swagger UI locally.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(missions.router)
@@ -50,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin_groups.router)
     app.include_router(skill_gaps.router)
     mount_dashboard(app)
+    mount_docs(app)
 
     @app.middleware("http")
     async def refuse_nul(request: Request, call_next):
@@ -87,8 +95,10 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("select 1"))
-        except Exception as exc:  # any failure means not ready; say which
-            return JSONResponse({"status": "unavailable", "database": repr(exc)}, 503)
+        except Exception as exc:  # any failure means not ready
+            # The exception names database, role, host and port: for the log, not the caller.
+            log.warning("readyz: database unavailable", extra={"error": repr(exc)})
+            return JSONResponse({"status": "unavailable", "database": "unavailable"}, 503)
         return JSONResponse({"status": "ready"})
 
     return app

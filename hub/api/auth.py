@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hub.settings import DEFAULT_JWT_MAX_LIFETIME_SECONDS
 
 ROLES = frozenset({"learner", "mentor", "cohort_admin", "enterprise_admin", "platform_admin"})
 ALGORITHMS = ["HS256"]
@@ -27,8 +30,9 @@ def unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def principal_from_token(token: str, secret: str) -> Principal:
-    """Validate signature, expiry and claims; raises a 401 saying what is wrong."""
+def principal_from_token(token: str, secret: str,
+                         max_lifetime_seconds: int = DEFAULT_JWT_MAX_LIFETIME_SECONDS) -> Principal:
+    """Validate signature, expiry, lifetime and claims; raises a 401 saying what is wrong."""
     try:
         # `exp` is required: a token without one would stay valid forever if it leaked.
         claims = jwt.decode(
@@ -44,6 +48,7 @@ def principal_from_token(token: str, secret: str) -> Principal:
         raise unauthorized(f"token lacks the {exc.claim!r} claim") from None
     except jwt.PyJWTError as exc:
         raise unauthorized(f"token is malformed: {exc}") from None
+    refuse_long_lifetime(claims, max_lifetime_seconds, time.time())
     sub, roles = claims.get("sub"), claims.get("roles", [])
     if not isinstance(sub, str) or not sub or "\x00" in sub:
         raise unauthorized("token 'sub' must be a non-empty string without NUL")
@@ -61,20 +66,35 @@ def principal_from_token(token: str, secret: str) -> Principal:
     return Principal(sub, frozenset(roles), enterprise_id, frozenset(cohort_ids))
 
 
+def refuse_long_lifetime(claims: dict, max_lifetime_seconds: int, now: float) -> None:
+    """PyJWT accepts any `exp` that int() takes (10**400, 1e308): such a token never expires.
+    Refuse one that ends further than the maximum lifetime from now, or from its `iat`."""
+    exp, iat = claims["exp"], claims.get("iat")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise unauthorized("token 'exp' must be a number")
+    if exp > now + max_lifetime_seconds:
+        raise unauthorized(f"token 'exp' lies more than {max_lifetime_seconds} s ahead "
+                           "(HUB_JWT_MAX_LIFETIME_SECONDS)")
+    if iat is not None and (isinstance(iat, bool) or not isinstance(iat, int | float)
+                            or exp - iat > max_lifetime_seconds):
+        raise unauthorized(f"token lives longer than {max_lifetime_seconds} s from its 'iat' "
+                           "(HUB_JWT_MAX_LIFETIME_SECONDS)")
+
+
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("missing bearer token")
-    return principal_from_token(credentials.credentials, request.app.state.settings.jwt_secret)
+    settings = request.app.state.settings
+    return principal_from_token(credentials.credentials, settings.jwt_secret,
+                                settings.jwt_max_lifetime_seconds)
 
 
 def issue_token(secret: str, sub: str, roles: list[str], *, enterprise_id: str | None = None,
                 cohort_ids: list[str] | None = None, ttl_seconds: int = 3600) -> str:
     """A signed token (demo, tests and operators' curl examples)."""
-    import time
-
     claims = {"sub": sub, "roles": roles, "iat": int(time.time()),
               "exp": int(time.time()) + ttl_seconds}
     if enterprise_id is not None:

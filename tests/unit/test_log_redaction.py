@@ -1,0 +1,45 @@
+"""Credential-like query values never reach a log line (finding 9), whatever the logger."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from hub.logs import json_handler, redact_query_secrets
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('1.2.3.4:5 - "GET /x?user_id=u&access_token=eyJ.a.b HTTP/1.1" 401',
+     '1.2.3.4:5 - "GET /x?user_id=u&access_token=[redacted] HTTP/1.1" 401'),
+    ("/x?token=a&api%5Fkey=b&user_id=c;Password=d#f",
+     "/x?token=[redacted]&api%5Fkey=[redacted]&user_id=c;Password=[redacted]#f"),
+    ("/x?client_secret=s&jwt=j&signature=z", "/x?client_secret=[redacted]&jwt=[redacted]&"
+                                             "signature=[redacted]"),
+    ("/a?skill=network_security:60&limit=5&user_id=u", "/a?skill=network_security:60&limit=5"
+                                                      "&user_id=u"),
+    ("no query, a=b", "no query, a=b"),
+])
+def test_credential_values_are_replaced(text, expected):
+    assert redact_query_secrets(text) == expected
+
+
+def test_the_json_handler_redacts_uvicorns_access_line():
+    handler = json_handler()
+    stream = io.StringIO()
+    handler.setStream(stream)
+    logger = logging.getLogger("test.redaction.access")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
+                       "/api?access_token=SECRET-VALUE", "1.1", 401,
+                       extra={"url": "/api?token=OTHER-SECRET"})
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert line["event"] == '127.0.0.1:1 - "GET /api?access_token=[redacted] HTTP/1.1" 401'
+    assert line["url"] == "/api?token=[redacted]"
+    assert "SECRET" not in stream.getvalue()

@@ -1,0 +1,76 @@
+"""Tokens whose `exp` lies absurdly far ahead are refused (finding 9): PyJWT itself accepts any
+`exp` that int() takes, 10**400 and 1e308 included, and such a token never expires."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from fastapi import HTTPException
+
+from hub.api.auth import issue_token, principal_from_token
+
+SECRET = "s3cret-for-tests-only-long-enough-for-hs256"
+NOW = int(time.time())  # PyJWT reads the clock itself
+HOUR = 3600
+
+
+def signed(payload: str, key: str = SECRET) -> str:
+    """A token with the payload's JSON text as is: json.dumps cannot write 1e308 or 10**400
+    the way a forger would."""
+    def b64(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(payload.encode())
+    signature = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + b64(signature)).decode()
+
+
+def claims(exp: str, iat: str | None = None) -> str:
+    extra = f',"iat":{iat}' if iat is not None else ""
+    return f'{{"sub":"u","roles":["platform_admin"],"exp":{exp}{extra}}}'
+
+
+def refused(token: str, max_lifetime: int | None = None) -> str:
+    """The 401's reason; without `max_lifetime`, under the default (24 h)."""
+    with pytest.raises(HTTPException) as caught:
+        if max_lifetime is None:
+            principal_from_token(token, SECRET)
+        else:
+            principal_from_token(token, SECRET, max_lifetime)
+    assert caught.value.status_code == 401
+    return caught.value.detail
+
+
+@pytest.mark.parametrize("exp", ["1" + "0" * 400, "1e308", "1e400", "9223372036854775808",
+                                 str(NOW + 24 * HOUR + 120), "true"])
+def test_an_exp_beyond_the_maximum_lifetime_is_refused(exp):
+    assert "exp" in refused(signed(claims(exp)))
+
+
+@pytest.mark.parametrize(("exp", "iat"), [(NOW + HOUR, NOW - 30 * 24 * HOUR),
+                                          (NOW + HOUR, "false")])
+def test_a_token_issued_for_longer_than_the_maximum_is_refused(exp, iat):
+    assert "iat" in refused(signed(claims(str(exp), str(iat))))
+
+
+def test_an_iat_in_the_future_is_refused():
+    assert "not yet valid" in refused(signed(claims(str(NOW + HOUR), str(NOW + 600))))
+
+
+def test_the_maximum_is_a_setting():
+    token = signed(claims(str(NOW + 2 * HOUR), str(NOW)))
+    assert "exp" in refused(token, max_lifetime=HOUR)
+    assert principal_from_token(token, SECRET, 2 * HOUR).user_id == "u"
+
+
+def test_ordinary_tokens_pass():
+    assert principal_from_token(signed(claims(str(NOW + 24 * HOUR - 60))), SECRET)
+    assert principal_from_token(signed(claims(str(NOW + HOUR), str(NOW))), SECRET)
+    assert principal_from_token(issue_token(SECRET, "u", ["learner"]), SECRET).user_id == "u"
+    assert json.loads(claims("1", "2")) == {"sub": "u", "roles": ["platform_admin"],
+                                            "exp": 1, "iat": 2}
