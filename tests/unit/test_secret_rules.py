@@ -49,7 +49,8 @@ def test_the_name_is_the_callers():
 
 def test_settings_apply_the_rule_and_never_echo_the_secret():
     # The suite runs as `test` with the JWT placeholder (39 bytes); the erasure key must be set.
-    assert Settings(environment="test", erasure_key=TEST_ERASURE_KEY).jwt_secret == PLACEHOLDER_SECRET
+    suite = Settings(environment="test", erasure_key=TEST_ERASURE_KEY)
+    assert suite.jwt_secret == PLACEHOLDER_SECRET
     with pytest.raises(ValidationError) as caught:
         Settings(environment="production", jwt_secret="hunter2")
     line = describe_errors(caught.value)
