@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from hub.logs import json_handler, redact_query_secrets
+from hub.logs import MAX_LOG_FIELD_CHARS, cap_log_text, json_handler, redact_query_secrets
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -43,3 +43,29 @@ def test_the_json_handler_redacts_uvicorns_access_line():
     assert line["event"] == '127.0.0.1:1 - "GET /api?access_token=[redacted] HTTP/1.1" 401'
     assert line["url"] == "/api?token=[redacted]"
     assert "SECRET" not in stream.getvalue()
+
+
+def test_a_huge_access_line_is_capped():
+    """Finding 4: junk query parameters must not inflate the access log."""
+    handler = json_handler()
+    stream = io.StringIO()
+    handler.setStream(stream)
+    logger = logging.getLogger("test.redaction.capped")
+    logger.addHandler(handler)
+    logger.propagate = False
+    junk = "&".join(f"junk{i}={'x' * 100}" for i in range(1200))  # ~125 KB
+    try:
+        logger.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
+                       f"/api?access_token=S&{junk}", "1.1", 403)
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert len(line["event"]) < MAX_LOG_FIELD_CHARS + 40
+    assert line["event"].startswith('127.0.0.1:1 - "GET /api?access_token=[redacted]&junk0=')
+    assert line["event"].endswith(" chars]")
+    assert len(stream.getvalue()) < 3 * MAX_LOG_FIELD_CHARS
+
+
+def test_cap_keeps_short_text_and_says_how_much_was_cut():
+    assert cap_log_text("abc", 3) == "abc"
+    assert cap_log_text("abcdef", 3) == "abc…[+3 chars]"
