@@ -26,44 +26,42 @@ def test_credential_values_are_replaced(text, expected):
     assert redact_query_secrets(text) == expected
 
 
-def test_the_json_handler_redacts_uvicorns_access_line():
+def logged_through_json_handler(name: str, *args, **kwargs) -> str:
+    """What the hub's JSON handler writes for one `logger.warning(*args, **kwargs)`."""
     handler = json_handler()
     stream = io.StringIO()
     handler.setStream(stream)
-    logger = logging.getLogger("test.redaction.access")
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        logger.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
-                       "/api?access_token=SECRET-VALUE", "1.1", 401,
-                       extra={"url": "/api?token=OTHER-SECRET"})
+        logger.warning(*args, **kwargs)
     finally:
         logger.removeHandler(handler)
-    line = json.loads(stream.getvalue())
+    return stream.getvalue()
+
+
+def test_the_json_handler_redacts_uvicorns_access_line():
+    written = logged_through_json_handler(
+        "test.redaction.access", '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
+        "/api?access_token=SECRET-VALUE", "1.1", 401, extra={"url": "/api?token=OTHER-SECRET"})
+    line = json.loads(written)
     assert line["event"] == '127.0.0.1:1 - "GET /api?access_token=[redacted] HTTP/1.1" 401'
     assert line["url"] == "/api?token=[redacted]"
-    assert "SECRET" not in stream.getvalue()
+    assert "SECRET" not in written
 
 
 def test_a_huge_access_line_is_capped():
     """Finding 4: junk query parameters must not inflate the access log."""
-    handler = json_handler()
-    stream = io.StringIO()
-    handler.setStream(stream)
-    logger = logging.getLogger("test.redaction.capped")
-    logger.addHandler(handler)
-    logger.propagate = False
     junk = "&".join(f"junk{i}={'x' * 100}" for i in range(1200))  # ~125 KB
-    try:
-        logger.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
-                       f"/api?access_token=S&{junk}", "1.1", 403)
-    finally:
-        logger.removeHandler(handler)
-    line = json.loads(stream.getvalue())
+    written = logged_through_json_handler(
+        "test.redaction.capped", '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
+        f"/api?access_token=S&{junk}", "1.1", 403)
+    line = json.loads(written)
     assert len(line["event"]) < MAX_LOG_FIELD_CHARS + 40
     assert line["event"].startswith('127.0.0.1:1 - "GET /api?access_token=[redacted]&junk0=')
     assert line["event"].endswith(" chars]")
-    assert len(stream.getvalue()) < 3 * MAX_LOG_FIELD_CHARS
+    assert len(written) < 3 * MAX_LOG_FIELD_CHARS
 
 
 def test_cap_keeps_short_text_and_says_how_much_was_cut():
