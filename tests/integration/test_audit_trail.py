@@ -178,7 +178,7 @@ async def test_hub_audit_prune_deletes_old_records_in_batches(settings, unique):
 @pytest.mark.parametrize(("args", "env_update", "code", "says"), [
     (["--older-than-days", "0"], {}, 2, "--older-than-days must be at least 1"),
     (["--batch-size", "0"], {}, 2, "--batch-size must be at least 1"),
-    ([], {"HUB_AUDIT_RETENTION_DAYS": "soon"}, 2, "bad settings: HUB_AUDIT_RETENTION_DAYS"),
+    ([], {"HUB_AUDIT_RETENTION_DAYS": "soon"}, 2, "refused to start: HUB_AUDIT_RETENTION_DAYS"),
     ([], {"HUB_DATABASE_URL": "postgresql+asyncpg://hub@127.0.0.1:1/hub"}, 1,
      "database error"),
 ])
