@@ -1,0 +1,324 @@
+"""The bulk path's I/O: read the topics once, fold every learner in memory, COPY the final
+rows of every selected projection into fresh table sets, swap them all in one transaction.
+
+Reading: one aiokafka consumer without a group assigned every partition of the selected
+projections' topics, `getmany` with large fetches up to the end offsets seen at the start.
+Each record is decoded and screened once (`hub.streaming.applier.screen`, the live path's
+checks), then counted as refused by every selected projection reading its topic that does not
+accept it (refusals are counted, never dead-lettered again: the live consumer did that).
+
+Memory: what `BulkFold` holds per learner (the payloads of the sessions their lifecycle
+remembers, invalidation and erasure times, mentorship's invalidation reasons), about 3 KB per
+remembered session. A topic larger than memory is processed in passes over learner-key
+ranges: pass i of n reads every record again but decodes and folds only those whose key's
+CRC-32 is i modulo n; one learner's events share a key, so a learner is folded whole within
+one pass, and the rows of each pass are COPYed before the next begins. What spans learners
+(analytics sums, assignment changes, erasure times) is small and carried across passes.
+
+Writing: each projection's table set is created empty as `<schema>_rebuild` (`LIKE` the live
+tables: same columns, types, defaults, no index), loaded with `copy_records_to_table`, then
+given the live tables' constraints and indexes (built once over the loaded rows, faster than
+maintained row by row) and positions at the end offsets read. Nothing is visible until the swap
+renames every live schema away and every rebuilt one in, in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import JSONB
+
+from hub.settings import Settings
+from hub.streaming.applier import screen
+from hub.streaming.bulk import topic_partitions
+from hub.streaming.bulk_fold import BulkFold, PartitionSeen, learner_rows, positions_rows
+from hub.streaming.dead_letters import Refusal
+from hub.streaming.projection import LIFECYCLE_EVENT_TYPES, BulkRows, Projection
+from hub.streaming.records import from_aiokafka
+
+FETCH_RECORDS = 50_000
+COPY_CHUNK = 200_000
+
+
+class _AcceptAll:
+    """Screens a record once for every projection: decode and the checks that do not depend
+    on the projection; each projection's `accepts` is asked afterwards."""
+
+    @staticmethod
+    def accepts(event: Any) -> bool:
+        return True
+
+
+@dataclass
+class BulkStats:
+    records: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    passes: int = 0
+    read_s: float = 0.0
+    rows_s: float = 0.0
+    copy_s: float = 0.0
+    index_s: float = 0.0
+    swap_s: float = 0.0
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def plain_dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def target_schema(projection: Projection) -> str:
+    return f"{projection.positions.schema}_rebuild"
+
+
+# ----- reading and folding ---------------------------------------------------------------
+
+
+async def read_pass(
+    settings: Settings,
+    projections: Sequence[Projection],
+    fold: BulkFold,
+    seen: dict[tuple[str, int], PartitionSeen],
+    stats: BulkStats,
+    *,
+    passes: int = 1,
+    pass_no: int = 0,
+    ends: Mapping[tuple[str, int], tuple[int, int]],
+    on_records: Callable[[int], None] | None = None,
+) -> None:
+    """Read every selected topic from its first to its planned end offset once, folding the
+    records of this pass's learner-key range into `fold`."""
+    topics_of = {p.name: set(p.topics(settings)) for p in projections}
+    readers = {
+        topic: [p for p in projections if topic in topics_of[p.name]]
+        for topic in {t for ts in topics_of.values() for t in ts}
+    }
+    profiler_topic = settings.profiler_topic
+    others_wanted = any(
+        t not in LIFECYCLE_EVENT_TYPES for p in projections for t in p.event_types
+    )
+    max_bytes = settings.max_event_bytes
+    now = datetime.now(UTC)
+    refused = stats.refused
+    for p in projections:
+        refused.setdefault(p.name, 0)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_partition_fetch_bytes=16 * 1_048_576,
+        fetch_max_bytes=64 * 1_048_576,
+    )
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(consumer, sorted(readers))
+        consumer.assign(partitions)
+        remaining = {}
+        for tp in partitions:
+            begin, end = ends.get((tp.topic, tp.partition), (0, 0))
+            if begin < end:
+                consumer.seek(tp, begin)
+                remaining[tp] = end
+        while remaining:
+            fetched = await consumer.getmany(
+                *remaining, timeout_ms=1000, max_records=FETCH_RECORDS
+            )
+            lifecycle = []
+            done = 0
+            for tp, messages in fetched.items():
+                end = remaining.get(tp)
+                if end is None:
+                    continue
+                topic = tp.topic
+                these = readers[topic]
+                part = seen.setdefault((topic, tp.partition), PartitionSeen(end))
+                newest = part.newest
+                for message in messages:
+                    if message.offset >= end:
+                        break
+                    done += 1
+                    key = message.key
+                    if passes > 1 and (zlib.crc32(key or b"") % passes) != pass_no:
+                        continue
+                    outcome = screen(from_aiokafka(message), _AcceptAll, max_bytes, now)
+                    if isinstance(outcome, Refusal):
+                        for p in these:
+                            refused[p.name] += 1
+                        continue
+                    event_type = outcome.event_type
+                    for p in these:
+                        if event_type not in p.event_types:
+                            refused[p.name] += 1
+                    if not any(event_type in p.event_types for p in these):
+                        continue
+                    at = outcome.occurred_at
+                    known = newest.get(event_type)
+                    if known is None or at > known:
+                        newest[event_type] = at
+                    if event_type in LIFECYCLE_EVENT_TYPES:
+                        if topic == profiler_topic:
+                            lifecycle.append(outcome)
+                        else:
+                            fold.add_stray(topic, outcome)
+                    elif others_wanted:
+                        fold.others.append(outcome)
+                if messages and messages[-1].offset + 1 >= end:
+                    del remaining[tp]
+            if lifecycle:
+                fold.add(lifecycle)
+            if pass_no == 0:
+                stats.records += done
+            if on_records is not None and done:
+                on_records(done)
+            await asyncio.sleep(0)
+    finally:
+        await consumer.stop()
+
+
+# ----- writing -----------------------------------------------------------------------------
+
+
+def _copyable(table: Table, rows: list[tuple]) -> list[tuple]:
+    """JSONB values as JSON text (asyncpg's COPY codec takes text for jsonb)."""
+    jsonb = [i for i, c in enumerate(table.columns) if isinstance(c.type, JSONB)]
+    if not jsonb:
+        return rows
+    dumps = json.dumps
+    if len(jsonb) == 1:
+        (k,) = jsonb
+        return [(*r[:k], dumps(r[k]), *r[k + 1:]) for r in rows]
+    return [tuple(dumps(v) if i in jsonb else v for i, v in enumerate(r)) for r in rows]
+
+
+async def create_empty(conn: asyncpg.Connection, projection: Projection, target: str) -> None:
+    """`target` with every table of the projection, like the live ones, without indexes."""
+    live = projection.positions.schema
+    async with conn.transaction():
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
+        await conn.execute(f'CREATE SCHEMA "{target}"')
+        for table in projection.metadata.sorted_tables:
+            await conn.execute(
+                f'CREATE TABLE "{target}"."{table.name}" '
+                f'(LIKE "{live}"."{table.name}" INCLUDING DEFAULTS)'
+            )
+
+
+async def copy_rows(
+    conn: asyncpg.Connection, target: str, rows: Mapping[Table, list[tuple]], stats: BulkStats,
+    name: str,
+) -> None:
+    for table, records in rows.items():
+        if not records:
+            continue
+        columns = [c.name for c in table.columns]
+        for start in range(0, len(records), COPY_CHUNK):
+            chunk = _copyable(table, records[start:start + COPY_CHUNK])
+            await conn.copy_records_to_table(
+                table.name, records=chunk, columns=columns, schema_name=target
+            )
+        stats.rows[name] = stats.rows.get(name, 0) + len(records)
+
+
+async def add_constraints(conn: asyncpg.Connection, projection: Projection, target: str) -> None:
+    """The live tables' constraints and indexes, built over the loaded rows."""
+    live = projection.positions.schema
+    constraints = await conn.fetch(
+        """select r.relname as table_name, c.conname, pg_get_constraintdef(c.oid) as def
+           from pg_constraint c join pg_class r on r.oid = c.conrelid
+           join pg_namespace n on n.oid = r.relnamespace
+           where n.nspname = $1 and c.contype in ('p', 'u', 'c', 'x')""", live)
+    indexes = await conn.fetch(
+        """select pg_get_indexdef(i.indexrelid) as def
+           from pg_index i join pg_class r on r.oid = i.indrelid
+           join pg_namespace n on n.oid = r.relnamespace
+           where n.nspname = $1
+             and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)""",
+        live)
+    async with conn.transaction():
+        for row in constraints:
+            await conn.execute(
+                f'ALTER TABLE "{target}"."{row["table_name"]}" '
+                f'ADD CONSTRAINT "{row["conname"]}" {row["def"]}'
+            )
+        for row in indexes:
+            definition: str = row["def"]
+            await conn.execute(definition.replace(f" ON {live}.", f' ON "{target}".', 1))
+        for table in projection.metadata.sorted_tables:
+            await conn.execute(f'ANALYZE "{target}"."{table.name}"')
+
+
+async def drop_targets(database_url: str, targets: Sequence[str]) -> None:
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        for target in targets:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
+    finally:
+        await conn.close()
+
+
+# ----- the whole run -----------------------------------------------------------------------
+
+
+async def load(
+    settings: Settings,
+    projections: Sequence[Projection],
+    ends: Mapping[tuple[str, int], tuple[int, int]],
+    *,
+    passes: int = 1,
+    on_records: Callable[[int], None] | None = None,
+) -> BulkStats:
+    """Fold and COPY every selected projection into its `target_schema`, with constraints and
+    positions; nothing live is touched (`swap` makes them live)."""
+    stats = BulkStats(passes=passes)
+    now = datetime.now(UTC)
+    builders: dict[str, BulkRows] = {p.name: p.bulk(now) for p in projections}
+    seen: dict[tuple[str, int], PartitionSeen] = {}
+    erased: dict[str, datetime] = {}
+    others: list = []
+    conns = {
+        p.name: await asyncpg.connect(plain_dsn(settings.database_url)) for p in projections
+    }
+    try:
+        for p in projections:
+            await create_empty(conns[p.name], p, target_schema(p))
+        for pass_no in range(passes):
+            fold = BulkFold(projections)
+            started = time.perf_counter()
+            await read_pass(settings, projections, fold, seen, stats, passes=passes,
+                            pass_no=pass_no, ends=ends, on_records=on_records)
+            stats.read_s += time.perf_counter() - started
+            for p in projections:
+                started = time.perf_counter()
+                learner_rows(fold, p, set(p.topics(settings)), builders[p.name])
+                rows = builders[p.name].out.take()
+                stats.rows_s += time.perf_counter() - started
+                started = time.perf_counter()
+                await copy_rows(conns[p.name], target_schema(p), rows, stats, p.name)
+                del rows
+                stats.copy_s += time.perf_counter() - started
+            erased.update(fold.erased_at())
+            others += fold.others
+            del fold
+        started = time.perf_counter()
+        for p in projections:
+            builder = builders[p.name]
+            builder.finish(others, erased)
+            builder.out.add(p.positions,
+                            positions_rows(p, set(p.topics(settings)), seen, now))
+            await copy_rows(conns[p.name], target_schema(p), builder.out.take(), stats, p.name)
+        stats.copy_s += time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(add_constraints(conns[p.name], p, target_schema(p))
+                               for p in projections))
+        stats.index_s = time.perf_counter() - started
+    finally:
+        for conn in conns.values():
+            await conn.close()
+    return stats
