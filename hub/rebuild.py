@@ -203,6 +203,7 @@ async def rebuild(
         rows=stats.rows,
         phases={"read_fold_s": round(stats.read_s, 1), "rows_s": round(stats.rows_s, 1),
                 "copy_s": round(stats.copy_s, 1), "index_s": round(stats.index_s, 1),
-                "swap_s": round(stats.swap_s, 2)},
+                "swap_s": round(stats.swap_s, 2),
+                **{f"cpu_{k}_s": v for k, v in stats.cpu.items()}},
         peak_rss_mb=round(peak_rss_mb(), 1),
     )

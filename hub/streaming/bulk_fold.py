@@ -128,21 +128,32 @@ class TableRows:
         return rows
 
 
+def _strays(fold_: BulkFold, topics: Collection[str]) -> dict[str, list[AnyEvent]]:
+    return {
+        u: evs for u, evs in ((u, [e for t, e in s if t in topics]) for u, s in fold_.stray.items())
+        if evs
+    }
+
+
+def learners(fold_: BulkFold, topics: Collection[str]) -> list[str]:
+    """Every learner a projection reading `topics` keeps something of."""
+    states = fold_.states
+    return [*states, *(u for u in _strays(fold_, topics) if u not in states)]
+
+
 def learner_rows(
-    fold_: BulkFold, projection: Projection, topics: Collection[str], bulk: BulkRows
+    fold_: BulkFold, projection: Projection, topics: Collection[str], bulk: BulkRows,
+    users: Iterable[str] | None = None,
 ) -> None:
-    """Hand every folded learner to one projection's `bulk.learner`, their state's facts as
-    that projection keeps them. `topics`: the ones the projection reads (a stray lifecycle
-    event counts only for the projections that read its topic)."""
+    """Hand the folded learners (`users`, default all) to one projection's `bulk.learner`,
+    their state's facts as that projection keeps them. `topics`: the ones the projection reads
+    (a stray lifecycle event counts only for the projections that read its topic)."""
     states = fold_.states
     notes = fold_.notes.get(projection.name, {})
     observe = projection.bulk_observe
     summarize = projection.session_facts
-    strays = {
-        u: evs for u, evs in ((u, [e for t, e in s if t in topics]) for u, s in fold_.stray.items())
-        if evs
-    }
-    for user_id in (*states, *(u for u in strays if u not in states)):
+    strays = _strays(fold_, topics)
+    for user_id in learners(fold_, topics) if users is None else users:
         state = states.get(user_id, EMPTY)
         note = notes.get(user_id)
         evs = strays.get(user_id)
