@@ -51,7 +51,7 @@ from hub.streaming.bulk_fold import (
 )
 from hub.streaming.dead_letters import Refusal
 from hub.streaming.projection import LIFECYCLE_EVENT_TYPES, BulkRows, Projection
-from hub.streaming.records import from_aiokafka
+from hub.streaming.records import Record, from_aiokafka
 
 FETCH_RECORDS = 50_000
 COPY_CHUNK = 200_000
@@ -98,6 +98,71 @@ def target_schema(projection: Projection) -> str:
 # ----- reading and folding ---------------------------------------------------------------
 
 
+class Intake:
+    """Screens records once and folds the accepted ones: what `read_pass` does with each
+    fetched batch, apart from Kafka (tests feed it records directly)."""
+
+    def __init__(
+        self, settings: Settings, projections: Sequence[Projection], fold: BulkFold,
+        seen: dict[tuple[str, int], PartitionSeen], stats: BulkStats, *,
+        passes: int = 1, pass_no: int = 0,
+    ) -> None:
+        topics_of = {p.name: set(p.topics(settings)) for p in projections}
+        self.readers = {
+            topic: [p for p in projections if topic in topics_of[p.name]]
+            for topic in {t for ts in topics_of.values() for t in ts}
+        }
+        self.profiler_topic = settings.profiler_topic
+        self.others_wanted = any(
+            t not in LIFECYCLE_EVENT_TYPES for p in projections for t in p.event_types
+        )
+        self.max_bytes = settings.max_event_bytes
+        self.now = datetime.now(UTC)
+        self.fold, self.seen, self.stats = fold, seen, stats
+        self.passes, self.pass_no = passes, pass_no
+        for p in projections:
+            stats.refused.setdefault(p.name, 0)
+
+    def take(self, topic: str, partition: int, end: int, records: Sequence[Record]) -> None:
+        """Records of one partition, in offset order, all below its planned `end`."""
+        these = self.readers[topic]
+        refused = self.stats.refused
+        fold, passes, pass_no = self.fold, self.passes, self.pass_no
+        part = self.seen.setdefault((topic, partition), PartitionSeen(end))
+        newest = part.newest
+        lifecycle = []
+        for record in records:
+            if passes > 1 and (zlib.crc32(record.key or b"") % passes) != pass_no:
+                continue
+            outcome = screen(record, _AcceptAll, self.max_bytes, self.now)
+            if isinstance(outcome, Refusal):
+                for p in these:
+                    refused[p.name] += 1
+                continue
+            event_type = outcome.event_type
+            accepted = False
+            for p in these:
+                if event_type in p.event_types:
+                    accepted = True
+                else:
+                    refused[p.name] += 1
+            if not accepted:
+                continue
+            at = outcome.occurred_at
+            known = newest.get(event_type)
+            if known is None or at > known:
+                newest[event_type] = at
+            if event_type in LIFECYCLE_EVENT_TYPES:
+                if topic == self.profiler_topic:
+                    lifecycle.append(outcome)
+                else:
+                    fold.add_stray(topic, outcome)
+            elif self.others_wanted:
+                fold.others.append(outcome)
+        if lifecycle:
+            fold.add(lifecycle)
+
+
 async def read_pass(
     settings: Settings,
     projections: Sequence[Projection],
@@ -112,20 +177,7 @@ async def read_pass(
 ) -> None:
     """Read every selected topic from its first to its planned end offset once, folding the
     records of this pass's learner-key range into `fold`."""
-    topics_of = {p.name: set(p.topics(settings)) for p in projections}
-    readers = {
-        topic: [p for p in projections if topic in topics_of[p.name]]
-        for topic in {t for ts in topics_of.values() for t in ts}
-    }
-    profiler_topic = settings.profiler_topic
-    others_wanted = any(
-        t not in LIFECYCLE_EVENT_TYPES for p in projections for t in p.event_types
-    )
-    max_bytes = settings.max_event_bytes
-    now = datetime.now(UTC)
-    refused = stats.refused
-    for p in projections:
-        refused.setdefault(p.name, 0)
+    intake = Intake(settings, projections, fold, seen, stats, passes=passes, pass_no=pass_no)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", max_partition_fetch_bytes=16 * 1_048_576,
@@ -133,7 +185,7 @@ async def read_pass(
     )
     await consumer.start()
     try:
-        partitions = await topic_partitions(consumer, sorted(readers))
+        partitions = await topic_partitions(consumer, sorted(intake.readers))
         consumer.assign(partitions)
         remaining = {}
         for tp in partitions:
@@ -145,49 +197,16 @@ async def read_pass(
             fetched = await consumer.getmany(
                 *remaining, timeout_ms=1000, max_records=FETCH_RECORDS
             )
-            lifecycle = []
             done = 0
             for tp, messages in fetched.items():
                 end = remaining.get(tp)
-                if end is None:
+                if end is None or not messages:
                     continue
-                topic = tp.topic
-                these = readers[topic]
-                part = seen.setdefault((topic, tp.partition), PartitionSeen(end))
-                newest = part.newest
-                for message in messages:
-                    if message.offset >= end:
-                        break
-                    done += 1
-                    key = message.key
-                    if passes > 1 and (zlib.crc32(key or b"") % passes) != pass_no:
-                        continue
-                    outcome = screen(from_aiokafka(message), _AcceptAll, max_bytes, now)
-                    if isinstance(outcome, Refusal):
-                        for p in these:
-                            refused[p.name] += 1
-                        continue
-                    event_type = outcome.event_type
-                    for p in these:
-                        if event_type not in p.event_types:
-                            refused[p.name] += 1
-                    if not any(event_type in p.event_types for p in these):
-                        continue
-                    at = outcome.occurred_at
-                    known = newest.get(event_type)
-                    if known is None or at > known:
-                        newest[event_type] = at
-                    if event_type in LIFECYCLE_EVENT_TYPES:
-                        if topic == profiler_topic:
-                            lifecycle.append(outcome)
-                        else:
-                            fold.add_stray(topic, outcome)
-                    elif others_wanted:
-                        fold.others.append(outcome)
-                if messages and messages[-1].offset + 1 >= end:
+                records = [from_aiokafka(m) for m in messages if m.offset < end]
+                intake.take(tp.topic, tp.partition, end, records)
+                done += len(records)
+                if messages[-1].offset + 1 >= end:
                     del remaining[tp]
-            if lifecycle:
-                fold.add(lifecycle)
             if pass_no == 0:
                 stats.records += done
             if on_records is not None and done:
