@@ -76,7 +76,7 @@ def main() -> None:
     cpu = time.process_time() - started
     print(f"{args.events} events: {cpu:.1f}s CPU under cProfile "
           f"({cpu / args.events * 1e6:.0f} us/event); rows {sum(rows.values())}: {rows}")
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+    pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(args.top)
 
 
 if __name__ == "__main__":
