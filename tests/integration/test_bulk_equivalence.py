@@ -68,10 +68,13 @@ async def apply_incrementally(settings) -> None:
 
 
 async def rebuild_all(settings) -> None:
+    """`hub rebuild --all --passes 2`: two learner-key ranges, so what spans learners
+    (analytics sums, assignment fronts, erasures) is carried across passes too."""
     projections = list(all_projections(settings).values())
     engine = create_engine(settings)
     try:
-        await rebuild(settings, engine, projections, await plan(settings, projections))
+        await rebuild(settings, engine, projections, await plan(settings, projections),
+                      passes=2)
     finally:
         await engine.dispose()
 
