@@ -269,6 +269,9 @@ def rebuild(
     passes: Annotated[
         int, typer.Option(min=1, help="Learner-key ranges folded one after another (memory)")
     ] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes computing and COPYing rows (one pass only)")
+    ] = 2,
 ) -> None:
     """Rebuild projections from their topics into fresh table sets (read once, folded in
     memory, COPYed), then swap them all in atomically; the API keeps serving the old sets
@@ -317,7 +320,8 @@ def rebuild(
         engine = create_engine(settings, pool_size=1)
         try:
             result = await run_rebuild(settings, engine, projections, the_plan,
-                                       write_progress=progress, passes=passes)
+                                       write_progress=progress, passes=passes,
+                                       workers=workers)
         finally:
             await engine.dispose()
         sys.stderr.write("\n")

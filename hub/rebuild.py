@@ -175,6 +175,7 @@ async def rebuild(
     *,
     write_progress: Callable[[str], None] | None = None,
     passes: int = 1,
+    workers: int = 1,
 ) -> RebuildResult:
     """Fold every selected projection into fresh table sets and swap them all in at once.
     Their workers must be stopped (the caller checks): they would keep advancing the sets
@@ -184,7 +185,7 @@ async def rebuild(
     progress = Progress(the_plan.records * passes, write_progress or (lambda _line: None))
     try:
         stats = await bulk_load.load(settings, selected, the_plan.partitions, passes=passes,
-                                     on_records=progress)
+                                     workers=workers, on_records=progress)
         _raise_if_cancelled()
         swap_started = time.perf_counter()
         await swap(engine, selected)
@@ -205,5 +206,5 @@ async def rebuild(
                 "copy_s": round(stats.copy_s, 1), "index_s": round(stats.index_s, 1),
                 "swap_s": round(stats.swap_s, 2),
                 **{f"cpu_{k}_s": v for k, v in stats.cpu.items()}},
-        peak_rss_mb=round(peak_rss_mb(), 1),
+        peak_rss_mb=round(max(peak_rss_mb(), stats.child_peak_rss_mb), 1),
     )

@@ -67,19 +67,22 @@ async def apply_incrementally(settings) -> None:
         await engine.dispose()
 
 
-async def rebuild_all(settings) -> None:
-    """`hub rebuild --all --passes 2`: two learner-key ranges, so what spans learners
-    (analytics sums, assignment fronts, erasures) is carried across passes too."""
+async def rebuild_all(settings, passes: int, workers: int) -> None:
     projections = list(all_projections(settings).values())
     engine = create_engine(settings)
     try:
         await rebuild(settings, engine, projections, await plan(settings, projections),
-                      passes=2)
+                      passes=passes, workers=workers)
     finally:
         await engine.dispose()
 
 
-async def test_bulk_rebuild_equals_incremental_application(settings, incremental_url, bulk_url):
+# Two learner-key ranges (what spans learners — analytics sums, assignment fronts, erasures —
+# is carried across passes), and one pass with rows computed by two forked processes.
+@pytest.mark.parametrize(("passes", "workers"), [(2, 1), (1, 2)])
+async def test_bulk_rebuild_equals_incremental_application(
+    settings, incremental_url, bulk_url, passes, workers
+):
     sample = generate_sample(2400, 240, 12, seed=11)
     await publish_sample(settings, sample)
     await publish_refused(settings)
@@ -87,7 +90,7 @@ async def test_bulk_rebuild_equals_incremental_application(settings, incremental
     bulk = settings.model_copy(update={"database_url": bulk_url})
 
     await apply_incrementally(incremental)
-    await rebuild_all(bulk)
+    await rebuild_all(bulk, passes, workers)
 
     live = await reference.table_checksums(incremental_url)
     rebuilt = await reference.table_checksums(bulk_url)
