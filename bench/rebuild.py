@@ -188,6 +188,28 @@ def run_rebuilds(names: list[str], env: dict, log_dir: str, sequential: bool
 # ----- the run ---------------------------------------------------------------------------------
 
 
+def service_pids() -> dict[str, int]:
+    """The stack's Kafka and PostgreSQL pids; when the environment points at a stack this
+    checkout did not start (`procs.stack_pids` then knows none), the broker and the
+    postmaster found in /proc (shared services: other clients' work counts too)."""
+    pids = procs.stack_pids()
+    if pids:
+        return pids
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"kafka.Kafka" in argv:
+            pids.setdefault("kafka", int(entry))
+        elif argv and argv[0].endswith(b"/postgres") and b"-D" in argv:
+            pids.setdefault("postgres", int(entry))
+    return pids
+
+
 def run(settings: Settings, names: list[str], events: int, sequential: bool,
         per_projection: bool = False) -> dict:
     from hub.projections import all_projections
@@ -202,7 +224,7 @@ def run(settings: Settings, names: list[str], events: int, sequential: bool,
         raw = replay.in_child(replay.raw_consume, bench.kafka_bootstrap, list(counts), events)
         url = replay.create_migrated_database(settings, database)
         env = rebuild_env(bench, url, f"bench-{run_id}")
-        services = procs.stack_pids()
+        services = service_pids()
         services_before = {name: procs.service_cpu_s(pid) for name, pid in services.items()}
         processes = names if per_projection else ["all"]
         figures, wall = run_rebuilds(processes, env, log_dir, sequential)
