@@ -28,7 +28,7 @@ def main() -> None:
     from hub.settings import Settings
     from hub.streaming.applier import screen
     from hub.streaming.bulk_fold import BulkFold, learner_rows
-    from hub.streaming.bulk_load import _AcceptAll, _copyable
+    from hub.streaming.bulk_load import _ACCEPT_ALL, _copyable
     from hub.streaming.dead_letters import Refusal
     from hub.streaming.projection import LIFECYCLE_EVENT_TYPES
     from hub.streaming.records import Record
@@ -46,7 +46,7 @@ def main() -> None:
         fold = BulkFold(projections)
         batch = []
         for record in records:
-            event = screen(record, _AcceptAll, 1_048_576, now)
+            event = screen(record, _ACCEPT_ALL, 1_048_576, now)
             if isinstance(event, Refusal):
                 continue
             if event.event_type in LIFECYCLE_EVENT_TYPES:

@@ -96,7 +96,7 @@ async def plan(
     return RebuildPlan(
         [p.name for p in selected], topics,
         {(tp.topic, tp.partition): (begins[tp], ends[tp]) for tp in tps},
-        ", ".join(p.positions.schema for p in selected),
+        ", ".join(str(p.positions.schema) for p in selected),
         ", ".join(rebuild_schema(p) for p in selected),
     )
 

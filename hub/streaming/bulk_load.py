@@ -75,6 +75,8 @@ class _AcceptAll:
         return True
 
 
+_ACCEPT_ALL: Any = _AcceptAll  # stands in for a Projection in `screen`, which asks `accepts`
+
 @dataclass
 class BulkStats:
     records: int = 0
@@ -141,7 +143,7 @@ class Intake:
         for record in records:
             if passes > 1 and (zlib.crc32(record.key or b"") % passes) != pass_no:
                 continue
-            outcome = screen(record, _AcceptAll, self.max_bytes, self.now)
+            outcome = screen(record, _ACCEPT_ALL, self.max_bytes, self.now)
             if isinstance(outcome, Refusal):
                 for p in these:
                     refused[p.name] += 1
@@ -206,9 +208,9 @@ async def read_pass(
             )
             done = 0
             for tp, messages in fetched.items():
-                end = remaining.get(tp)
-                if end is None or not messages:
+                if tp not in remaining or not messages:
                     continue
+                end = remaining[tp]
                 records = [from_aiokafka(m) for m in messages if m.offset < end]
                 intake.take(tp.topic, tp.partition, end, records)
                 done += len(records)

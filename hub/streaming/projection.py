@@ -86,10 +86,15 @@ class Projection(Protocol):
     name: str
     metadata: MetaData
     positions: Table
-    event_types: frozenset[str]
     # The key erasures are remembered under (Settings.erasure_secret); None: the projection
     # serves for its name, topics and tables, and must not apply events.
     erasure_secret: bytes | None
+
+    @property
+    def event_types(self) -> frozenset[str]: ...
+
+    @property
+    def bulk_observe(self) -> Any: ...
 
     def topics(self, settings: Settings) -> list[str]: ...
 
@@ -100,8 +105,6 @@ class Projection(Protocol):
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None: ...
 
     def bulk(self, now: datetime) -> BulkRows: ...
-
-    bulk_observe: Any
 
 
 class LearnerProjection:
