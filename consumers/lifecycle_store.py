@@ -119,6 +119,16 @@ class LifecycleStore(Generic[FactsT]):
             )
         return erasure_key(user_id, self._erasure_secret)
 
+    def session_row(self, user_id: str, session: Session[FactsT]) -> dict[str, Any]:
+        """The sessions row of one remembered session (the bulk path writes these by COPY)."""
+        return {
+            "session_id": session.session_id,
+            "user_id": user_id,
+            "completed_at": session.completed_at,
+            "occurred_at": session.occurred_at,
+            **self._to_columns(session.facts),
+        }
+
     async def load(
         self, conn: AsyncConnection, user_ids: Iterable[str]
     ) -> dict[str, LearnerState[FactsT]]:

@@ -257,13 +257,25 @@ def replay(
 
 @app.command()
 def rebuild(
-    consumer: ConsumerArg,
+    consumer: Annotated[
+        str | None, typer.Argument(help="Consumer, e.g. missions (or --all)")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every projection, from one read of the topics")
+    ] = False,
     execute: Annotated[
         bool, typer.Option("--execute", help="Act; without it, only the plan")
     ] = False,
+    passes: Annotated[
+        int, typer.Option(min=1, help="Learner-key ranges folded one after another (memory)")
+    ] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes computing and COPYing rows (one pass only)")
+    ] = 2,
 ) -> None:
-    """Rebuild a projection from its topics into a fresh table set, then swap it in
-    atomically; the API keeps serving the old set meanwhile. Its workers must be stopped."""
+    """Rebuild projections from their topics into fresh table sets (read once, folded in
+    memory, COPYed), then swap them all in atomically; the API keeps serving the old sets
+    meanwhile. Their workers must be stopped."""
     import asyncio
     import sys
 
@@ -274,49 +286,58 @@ def rebuild(
     from hub.status import group_states
     from hub.streaming.faust_app import group_id
 
+    if all_ == (consumer is not None):
+        raise typer.BadParameter("name one consumer, or --all")
     settings = get_settings()
-    projection = all_projections(settings)[_consumer(consumer)]
+    registry = all_projections(settings)
+    projections = list(registry.values()) if all_ else [registry[_consumer(consumer or "")]]
+    names = ",".join(p.name for p in projections)
 
     def progress(line: str) -> None:
         sys.stderr.write(f"\r  {line}\033[K")
         sys.stderr.flush()
 
     async def run() -> int:
-        the_plan = await plan(settings, projection)
-        typer.echo(f"plan for rebuilding {consumer}:")
-        typer.echo(f"  replay {the_plan.records} records from the beginning of "
-                   f"{', '.join(the_plan.topics)}")
-        typer.echo(f"  into {the_plan.target}, then swap it with {the_plan.live}")
+        the_plan = await plan(settings, projections)
+        typer.echo(f"plan for rebuilding {names}:")
+        typer.echo(f"  read {the_plan.records} records once from the beginning of "
+                   f"{', '.join(the_plan.topics)}"
+                   + (f", in {passes} passes over learner-key ranges" if passes > 1 else ""))
+        typer.echo(f"  into {the_plan.target}, then swap with {the_plan.live} in one "
+                   "transaction")
         if not execute:
             typer.echo("nothing done: add --execute to rebuild")
             return 0
-        group = group_id(projection, settings)
-        members = (await group_states(settings.kafka_bootstrap, [group])).get(group, {})
-        if members.get("members", 0):
-            typer.echo(
-                f"refused: {members['members']} worker(s) of {group} are running; "
-                f"stop them first (e.g. stop `hub worker {consumer}`)",
-                err=True,
-            )
+        groups = [group_id(p, settings) for p in projections]
+        states = await group_states(settings.kafka_bootstrap, groups)
+        running = {g: states.get(g, {}).get("members", 0) for g in groups}
+        running = {g: n for g, n in running.items() if n}
+        if running:
+            busy = ", ".join(f"{n} worker(s) of {g}" for g, n in running.items())
+            typer.echo(f"refused: {busy} running; stop them first (e.g. stop `hub worker "
+                       f"{projections[0].name}`)", err=True)
             return 2
         engine = create_engine(settings, pool_size=1)
         try:
-            result = await run_rebuild(settings, engine, projection, the_plan,
-                                       write_progress=progress)
+            result = await run_rebuild(settings, engine, projections, the_plan,
+                                       write_progress=progress, passes=passes,
+                                       workers=workers)
         finally:
             await engine.dispose()
         sys.stderr.write("\n")
         typer.echo(
-            f"rebuilt {consumer}: {result.records} records in {result.seconds:.1f}s "
+            f"rebuilt {names}: {result.records} records in {result.seconds:.1f}s "
             f"({result.passes} passes), {result.refused} refused (not re-dead-lettered); "
             f"{the_plan.target} is now {the_plan.live}"
         )
+        typer.echo(f"  refused per projection {result.refused_by}; rows {result.rows}")
+        typer.echo(f"  phases {result.phases}; peak RSS {result.peak_rss_mb:.0f} MB")
         return 0
 
     try:
         raise typer.Exit(asyncio.run(run()))
     except KeyboardInterrupt:
-        typer.echo(f"\ncancelled: {projection.positions.schema} untouched", err=True)
+        typer.echo(f"\ncancelled: {names} untouched", err=True)
         raise typer.Exit(130) from None
 
 

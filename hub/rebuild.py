@@ -1,18 +1,22 @@
-"""`hub rebuild`: rebuild one projection from its topics into a fresh table set, then swap.
+"""`hub rebuild`: rebuild projections from their topics into fresh table sets, then swap.
 
-Blue/green: the projection's own code replays every record from the beginning into
-`<schema>_rebuild` (the applier's `table_set` maps the live schema there), catches up the
-tail, then one transaction locks the live tables, renames the schemas and drops the old set.
-Readers see the old set until the commit and the new one after, never a missing one; they
-wait only for the rename. The rebuilt positions travel with the rebuilt tables, so workers
-resume exactly where the rebuild stopped. A rebuild publishes nothing: records the live
-consumer refused were dead-lettered then, and are only counted now. Cancelled before the
-swap, the rebuild drops its table set and the live projection is untouched.
+The bulk path (`hub.streaming.bulk_load`, DESIGN "Two paths, one set of rules"): the topics
+are read once up to the end offsets planned, each record decoded once, every learner's history
+folded in memory with the same pure rules as the live path, and each projection's final rows
+COPYed into `<schema>_rebuild`, indexes and constraints built after the load, positions at the
+end offsets read. Then one transaction locks every live table of the selected projections,
+renames the schemas and drops the old sets: readers see the old sets until the commit and the
+new ones after, never a missing one; they wait only for the rename. Records appended after
+the plan are left to the workers, which resume from the rebuilt positions. A rebuild publishes
+nothing: records the live consumer refused were dead-lettered then, and are only counted now.
+Cancelled before the swap, the rebuild drops its table sets and the live projections are
+untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,14 +27,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.settings import Settings
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk import ReplayStats, replay_to_end, topic_partitions
-from hub.streaming.dead_letters import Refusal
+from hub.streaming import bulk_load
+from hub.streaming.bulk import topic_partitions
 from hub.streaming.projection import Projection
 
-# A catch-up pass that handled at most this many records leaves a tail the workers absorb.
-TAIL_RECORDS = 1000
-MAX_CATCH_UP_PASSES = 5
 # Below PostgreSQL's deadlock_timeout (1 s): when a reader holding one of the tables waits for
 # another, the swap gives up first and retries, so a reader is never the deadlock's victim.
 SWAP_LOCK_TIMEOUT = "200ms"
@@ -39,12 +39,16 @@ SWAP_ATTEMPTS = 100
 
 @dataclass(frozen=True)
 class RebuildPlan:
-    consumer: str
-    live: str
-    target: str
+    consumers: list[str]
     topics: list[str]
     # (topic, partition) -> (first offset, end offset) when planned
     partitions: dict[tuple[str, int], tuple[int, int]]
+    live: str = ""
+    target: str = ""
+
+    @property
+    def consumer(self) -> str:
+        return ", ".join(self.consumers)
 
     @property
     def records(self) -> int:
@@ -54,45 +58,47 @@ class RebuildPlan:
 @dataclass
 class RebuildResult:
     records: int = 0
-    applied: int = 0
     refused: int = 0
     passes: int = 0
     seconds: float = 0.0
+    refused_by: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
 
 
 def rebuild_schema(projection: Projection) -> str:
-    return f"{projection.positions.schema}_rebuild"
+    return bulk_load.target_schema(projection)
 
 
-async def plan(settings: Settings, projection: Projection) -> RebuildPlan:
+def _selected(projections: Projection | Sequence[Projection]) -> list[Projection]:
+    if isinstance(projections, Sequence):
+        return list(projections)
+    return [projections]
+
+
+async def plan(
+    settings: Settings, projections: Projection | Sequence[Projection]
+) -> RebuildPlan:
+    """Every partition of the selected projections' topics, with its first and end offset."""
+    selected = _selected(projections)
+    topics = sorted({t for p in selected for t in p.topics(settings)})
     kafka = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
     )
     await kafka.start()
     try:
-        topics = projection.topics(settings)
         tps = await topic_partitions(kafka, topics)
         begins = await kafka.beginning_offsets(tps)
         ends = await kafka.end_offsets(tps)
     finally:
         await kafka.stop()
     return RebuildPlan(
-        projection.name, projection.positions.schema, rebuild_schema(projection), topics,
+        [p.name for p in selected], topics,
         {(tp.topic, tp.partition): (begins[tp], ends[tp]) for tp in tps},
+        ", ".join(str(p.positions.schema) for p in selected),
+        ", ".join(rebuild_schema(p) for p in selected),
     )
-
-
-class CountingSink:
-    """Stands in for the dead-letter sink: a rebuild must not publish, so refusals are
-    counted (the live consumer dead-lettered the same records when it first saw them)."""
-
-    def __init__(self, consumer: str) -> None:
-        self.consumer = consumer
-        self.topic = None
-        self.refused = 0
-
-    async def send(self, refusals: Sequence[Refusal]) -> None:
-        self.refused += len(refusals)
 
 
 @dataclass
@@ -102,10 +108,11 @@ class Progress:
     total: int
     write: Callable[[str], None]
     started: float = field(default_factory=time.perf_counter)
-    done_before: int = 0
+    done: int = 0
 
-    def __call__(self, stats: ReplayStats) -> None:
-        done = self.done_before + stats.records
+    def __call__(self, records: int) -> None:
+        self.done += records
+        done = self.done
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         rate = done / elapsed
         left = max(self.total - done, 0)
@@ -114,27 +121,13 @@ class Progress:
         self.write(f"{done}/{self.total} records ({share}), {rate:,.0f} rec/s, ETA {eta}")
 
 
-async def create_table_set(engine: AsyncEngine, projection: Projection, target: str) -> None:
-    """A fresh, empty copy of the projection's tables in `target` (a leftover one is dropped)."""
-    live = projection.positions.schema
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{target}" CASCADE'))
-        await conn.execute(text(f'CREATE SCHEMA "{target}"'))
-        mapped = await conn.execution_options(schema_translate_map={live: target})
-        await mapped.run_sync(projection.metadata.create_all)
-
-
-async def drop_table_set(engine: AsyncEngine, target: str) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{target}" CASCADE'))
-
-
-async def swap(engine: AsyncEngine, projection: Projection, target: str) -> None:
-    """Make `target` the live table set in one transaction; readers wait for the lock. A
-    swap that cannot take every lock at once (readers in flight) backs off and tries again."""
+async def swap(engine: AsyncEngine, projections: Sequence[Projection]) -> None:
+    """Make every `<schema>_rebuild` the live table set in one transaction; readers wait for
+    the lock. A swap that cannot take every lock at once (readers in flight) backs off and
+    tries again."""
     for attempt in range(SWAP_ATTEMPTS):
         try:
-            return await _swap_once(engine, projection, target)
+            return await _swap_once(engine, projections)
         except DBAPIError as exc:
             if not _lock_contention(exc) or attempt == SWAP_ATTEMPTS - 1:
                 raise
@@ -146,65 +139,72 @@ def _lock_contention(exc: BaseException) -> bool:
     return "LockNotAvailable" in text_ or "DeadlockDetected" in text_ or "lock timeout" in text_
 
 
-async def _swap_once(engine: AsyncEngine, projection: Projection, target: str) -> None:
-    live = projection.positions.schema
-    old = f"{live}_old"
+async def _swap_once(engine: AsyncEngine, projections: Sequence[Projection]) -> None:
     async with engine.begin() as conn:
         names = ", ".join(
             conn.dialect.identifier_preparer.format_table(t)
-            for t in projection.metadata.sorted_tables
+            for p in projections for t in p.metadata.sorted_tables
         )
         await conn.execute(text(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'"))
         await conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
-        await conn.execute(text(f'ALTER SCHEMA "{live}" RENAME TO "{old}"'))
-        await conn.execute(text(f'ALTER SCHEMA "{target}" RENAME TO "{live}"'))
-        await conn.execute(text(f'DROP SCHEMA "{old}" CASCADE'))
+        for p in projections:
+            live, target = p.positions.schema, rebuild_schema(p)
+            await conn.execute(text(f'ALTER SCHEMA "{live}" RENAME TO "{live}_old"'))
+            await conn.execute(text(f'ALTER SCHEMA "{target}" RENAME TO "{live}"'))
+            await conn.execute(text(f'DROP SCHEMA "{live}_old" CASCADE'))
 
 
 def _raise_if_cancelled() -> None:
-    """aiokafka's consumer shutdown can swallow a cancellation aimed at the replay; the
+    """aiokafka's consumer shutdown can swallow a cancellation aimed at the rebuild; the
     request is still pending on the task, and it must stop the rebuild before the swap."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def rebuild(
     settings: Settings,
     engine: AsyncEngine,
-    projection: Projection,
+    projections: Projection | Sequence[Projection],
     the_plan: RebuildPlan,
     *,
     write_progress: Callable[[str], None] | None = None,
+    passes: int = 1,
+    workers: int = 1,
 ) -> RebuildResult:
-    """Replay into a fresh table set, catch up the tail, swap. The live consumer's workers
-    must be stopped (the caller checks): they would keep advancing the set being replaced."""
+    """Fold every selected projection into fresh table sets and swap them all in at once.
+    Their workers must be stopped (the caller checks): they would keep advancing the sets
+    being replaced."""
     started = time.perf_counter()
-    target = the_plan.target
-    sink = CountingSink(projection.name)
-    applier = BatchApplier(projection, engine, sink, settings, table_set=target)  # type: ignore[arg-type]
-    progress = Progress(the_plan.records, write_progress or (lambda _line: None))
-    result = RebuildResult()
-    await create_table_set(engine, projection, target)
+    selected = _selected(projections)
+    progress = Progress(the_plan.records * passes, write_progress or (lambda _line: None))
     try:
-        while True:
-            stats = await replay_to_end(
-                applier, settings.kafka_bootstrap, the_plan.topics, on_batch=progress
-            )
-            _raise_if_cancelled()
-            progress.done_before += stats.records
-            result.passes += 1
-            result.records += stats.records
-            result.applied += stats.applied
-            if result.passes > 1 and (
-                stats.records <= TAIL_RECORDS or result.passes >= MAX_CATCH_UP_PASSES
-            ):
-                break
-        await swap(engine, projection, target)
+        stats = await bulk_load.load(settings, selected, the_plan.partitions, passes=passes,
+                                     workers=workers, on_records=progress)
+        _raise_if_cancelled()
+        swap_started = time.perf_counter()
+        await swap(engine, selected)
+        stats.swap_s = time.perf_counter() - swap_started
     except BaseException:
-        # Cancelled or failed before the swap committed: the live set was never touched.
-        await asyncio.shield(drop_table_set(engine, target))
+        # Cancelled or failed before the swap committed: the live sets were never touched.
+        await asyncio.shield(bulk_load.drop_targets(
+            settings.database_url, [rebuild_schema(p) for p in selected]))
         raise
-    result.refused = sink.refused
-    result.seconds = time.perf_counter() - started
-    return result
+    return RebuildResult(
+        records=stats.records,
+        refused=sum(stats.refused.values()),
+        passes=passes,
+        seconds=time.perf_counter() - started,
+        refused_by=stats.refused,
+        rows=stats.rows,
+        phases={"read_fold_s": round(stats.read_s, 1), "rows_s": round(stats.rows_s, 1),
+                "copy_s": round(stats.copy_s, 1), "index_s": round(stats.index_s, 1),
+                "swap_s": round(stats.swap_s, 2),
+                **{f"cpu_{k}_s": v for k, v in stats.cpu.items()}},
+        peak_rss_mb=round(max(peak_rss_mb(), stats.child_peak_rss_mb), 1),
+    )

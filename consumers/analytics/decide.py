@@ -200,6 +200,10 @@ class _Change:
         )
 
 
+# Sums of contributions, public for the bulk path (absolute sums of every learner's final state).
+Contributions = _Change
+
+
 def batch_change(
     transitions: Iterable[tuple[LearnerState[SessionFacts], LearnerState[SessionFacts]]],
 ) -> Aggregates:

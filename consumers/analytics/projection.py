@@ -9,7 +9,8 @@ Rows go in key order, so concurrent workers lock shared group rows in the same o
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, tuple_
@@ -20,13 +21,16 @@ from consumers.analytics import tables
 from consumers.analytics.decide import (
     DIFFICULTIES,
     Aggregates,
+    Contributions,
     SessionFacts,
     batch_change,
     exact,
     session_facts,
 )
+from consumers.lifecycle import LearnerState
 from consumers.lifecycle_store import LifecycleStore
-from hub.settings import Settings
+from hub.streaming.bulk_fold import LearnerBulk
+from hub.streaming.projection import LearnerProjection
 from hub.streaming.setsql import insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
@@ -54,7 +58,23 @@ def _columns_to_facts(row) -> SessionFacts:
     )
 
 
-class AnalyticsProjection:
+class AnalyticsBulk(LearnerBulk):
+    """Aggregates straight from the final states: every learner's contribution summed once
+    (exact decimals, as the incremental deltas are), instead of a delta per batch."""
+
+    def __init__(self, store: LifecycleStore[SessionFacts], now: datetime) -> None:
+        super().__init__(store, now)
+        self._sums = Contributions()
+
+    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+        self._sums.contribute(state, 1)
+
+    def finish(self, others: Sequence[AnyEvent], erased_at: Mapping[str, datetime]) -> None:
+        for table, rows in aggregate_rows(self._sums.aggregates()).items():
+            self.out.add(table, rows)
+
+
+class AnalyticsProjection(LearnerProjection):
     name = "analytics"
     metadata = tables.metadata
     positions = tables.positions
@@ -69,49 +89,49 @@ class AnalyticsProjection:
             erasure_secret=erasure_secret,
         )
 
-    def topics(self, settings: Settings) -> list[str]:
-        return [settings.profiler_topic]
+    session_facts = staticmethod(session_facts)
 
-    def accepts(self, event: AnyEvent) -> bool:
-        return event.event_type != "mentorship.assignment.changed"
+    def bulk(self, now: datetime) -> AnalyticsBulk:
+        return AnalyticsBulk(self._store, now)
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
         before, after = await self._store.fold_batch(conn, events, session_facts)
         await write_change(conn, batch_change((before[u], after[u]) for u in after))
 
 
-async def write_change(conn: AsyncConnection, change: Aggregates) -> None:
-    """Add a change to the aggregate tables and drop the rows left empty."""
-    await _add(
-        conn, tables.group_totals,
-        [
+def aggregate_rows(change: Aggregates) -> dict[Table, list[dict[str, Any]]]:
+    """The aggregate tables' rows of a change (or of absolute sums), in key order."""
+    return {
+        tables.group_totals: [
             {"scope": scope, "group_id": group_id, "learners": t.learners,
              "score_sum": t.score_sum, "sessions_completed": t.sessions_completed,
              **dict(zip(DIFFICULTY_COLUMNS, t.difficulty, strict=True))}
             for (scope, group_id), t in sorted(change.totals.items())
         ],
-        keys=("scope", "group_id"),
-        counts=("learners", "sessions_completed"),
-    )
-    await _add(
-        conn, tables.group_skills,
-        [
+        tables.group_skills: [
             {"scope": scope, "group_id": group_id, "skill": skill,
              "score_sum": s.score_sum, "scores": s.scores}
             for ((scope, group_id), skill), s in sorted(change.skills.items())
         ],
-        keys=("scope", "group_id", "skill"),
-        counts=("scores",),
-    )
-    await _add(
-        conn, tables.placements,
-        [
+        tables.placements: [
             {"cohort_id": cohort_id, "enterprise_id": enterprise_id, "learners": n}
             for (cohort_id, enterprise_id), n in sorted(change.placements.items())
         ],
-        keys=("cohort_id", "enterprise_id"),
-        counts=("learners",),
-    )
+    }
+
+
+AGGREGATE_KEYS = {
+    tables.group_totals: (("scope", "group_id"), ("learners", "sessions_completed")),
+    tables.group_skills: (("scope", "group_id", "skill"), ("scores",)),
+    tables.placements: (("cohort_id", "enterprise_id"), ("learners",)),
+}
+
+
+async def write_change(conn: AsyncConnection, change: Aggregates) -> None:
+    """Add a change to the aggregate tables and drop the rows left empty."""
+    for table, rows in aggregate_rows(change).items():
+        keys, counts = AGGREGATE_KEYS[table]
+        await _add(conn, table, rows, keys=keys, counts=counts)
 
 
 @functools.cache

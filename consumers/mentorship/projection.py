@@ -7,17 +7,20 @@ whatever the interleaving of the two topics the result is the same.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from consumers.lifecycle import LearnerState
 from consumers.lifecycle_store import SESSION_KEY, LifecycleStore, delete_pairs
 from consumers.mentorship import tables
 from consumers.mentorship.decide import (
     Change,
     Front,
+    Invalidation,
     Pair,
     SessionFacts,
     assignments_after,
@@ -26,6 +29,7 @@ from consumers.mentorship.decide import (
     winner,
 )
 from hub.settings import Settings
+from hub.streaming.bulk_fold import LearnerBulk
 from hub.streaming.grouping import by_learner
 from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import CURRENT, AnyEvent, MentorshipAssignmentChanged
@@ -47,6 +51,47 @@ UPSERT_ASSIGNMENTS = _assignments.on_conflict_do_update(
 )
 
 
+def detail_row(user_id: str, session_id: UUID, invalidation: Invalidation) -> dict:
+    return {"session_id": session_id, "user_id": user_id, "reason": invalidation.reason,
+            "invalidated_at": invalidation.invalidated_at}
+
+
+def observe_invalidations(
+    note: dict[UUID, Invalidation] | None, events: Sequence[AnyEvent],
+    before: LearnerState, after: LearnerState,
+) -> dict[UUID, Invalidation]:
+    """The learner's invalidation details after a batch of their events: the same
+    `invalidation_changes` the live path writes, kept in memory by the bulk path."""
+    taken, dropped = invalidation_changes(events, before, after)
+    details = {sid: i for sid, i in (note or {}).items() if sid not in dropped}
+    details.update(taken)
+    return details
+
+
+class MentorshipBulk(LearnerBulk):
+    def read_rows(
+        self, user_id: str, state: LearnerState[SessionFacts],
+        note: dict[UUID, Invalidation] | None,
+    ) -> None:
+        if note:
+            self.out.add(tables.invalidation_details,
+                         [detail_row(user_id, sid, i) for sid, i in note.items()])
+
+    def finish(self, others: Sequence[AnyEvent], erased_at: Mapping[str, datetime]) -> None:
+        changes = [e for e in others if isinstance(e, MentorshipAssignmentChanged)]
+        fronts = assignments_after({}, erased_at, changes)
+        self.out.add(tables.assignment_changes, [
+            {"mentor_id": pair[0], "mentee_id": pair[1], "changed_at": c.changed_at,
+             "active": c.active, "occurred_at": c.occurred_at}
+            for pair, front in sorted(fronts.items()) for c in front
+        ])
+        self.out.add(tables.assignments, [
+            {"mentor_id": pair[0], "mentee_id": pair[1], "active": w.active,
+             "changed_at": w.changed_at}
+            for pair, front in sorted(fronts.items()) if (w := winner(front)) is not None
+        ])
+
+
 class MentorshipProjection:
     name = "mentorship"
     metadata = tables.metadata
@@ -65,11 +110,19 @@ class MentorshipProjection:
             erasure_secret=erasure_secret,
         )
 
+    # All four: sessions, invalidations, erasures and assignment changes.
+    event_types = frozenset(CURRENT)
+    session_facts = staticmethod(session_facts)
+    bulk_observe = staticmethod(observe_invalidations)
+
     def topics(self, settings: Settings) -> list[str]:
         return [settings.profiler_topic, settings.mentorship_topic]
 
     def accepts(self, event: AnyEvent) -> bool:
-        return event.event_type in CURRENT  # all four: sessions, erasures and assignments
+        return event.event_type in self.event_types
+
+    def bulk(self, now: datetime) -> MentorshipBulk:
+        return MentorshipBulk(self._store, now)
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
         changes = [e for e in events if isinstance(e, MentorshipAssignmentChanged)]
@@ -87,11 +140,7 @@ class MentorshipProjection:
             if after[user_id] is before[user_id]:
                 continue
             taken, dropped = invalidation_changes(evs, before[user_id], after[user_id])
-            details += [
-                {"session_id": sid, "user_id": user_id, "reason": i.reason,
-                 "invalidated_at": i.invalidated_at}
-                for sid, i in taken.items()
-            ]
+            details += [detail_row(user_id, sid, i) for sid, i in taken.items()]
             gone += [(user_id, sid) for sid in dropped]
         await delete_pairs(conn, tables.invalidation_details, gone)
         await insert_rows(conn, UPSERT_DETAILS, DETAIL_COLUMNS, details, unique=SESSION_KEY)

@@ -8,10 +8,17 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from consumers.lifecycle import LearnerState
 from consumers.lifecycle_store import LifecycleStore
 from consumers.missions import tables
-from consumers.missions.decide import SessionFacts, learner_difficulty, session_facts
-from hub.settings import Settings
+from consumers.missions.decide import (
+    Difficulty,
+    SessionFacts,
+    learner_difficulty,
+    session_facts,
+)
+from hub.streaming.bulk_fold import LearnerBulk
+from hub.streaming.projection import LearnerProjection
 from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
@@ -25,7 +32,27 @@ UPSERT_DIFFICULTY = _stmt.on_conflict_do_update(
 )
 
 
-class MissionsProjection:
+def difficulty_row(user_id: str, result: Difficulty, now: datetime) -> dict:
+    """The read model's row of a learner with a current session (none without one)."""
+    return {
+        "user_id": user_id,
+        "difficulty": result.difficulty,
+        "session_id": result.session_id,
+        "completed_at": result.completed_at,
+        "cohort_id": result.cohort_id,
+        "enterprise_id": result.enterprise_id,
+        "updated_at": now,
+    }
+
+
+class MissionsBulk(LearnerBulk):
+    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+        result = learner_difficulty(state)
+        if result.session_id is not None:
+            self.out.add(tables.difficulty, [difficulty_row(user_id, result, self.now)])
+
+
+class MissionsProjection(LearnerProjection):
     name = "missions"
     metadata = tables.metadata
     positions = tables.positions
@@ -48,11 +75,10 @@ class MissionsProjection:
             erasure_secret=erasure_secret,
         )
 
-    def topics(self, settings: Settings) -> list[str]:
-        return [settings.profiler_topic]
+    session_facts = staticmethod(session_facts)
 
-    def accepts(self, event: AnyEvent) -> bool:
-        return event.event_type != "mentorship.assignment.changed"
+    def bulk(self, now: datetime) -> MissionsBulk:
+        return MissionsBulk(self._store, now)
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
         before, after = await self._store.fold_batch(conn, events, session_facts)
@@ -66,17 +92,7 @@ class MissionsProjection:
             if result.session_id is None:
                 removed.append(user_id)
             elif result != learner_difficulty(before[user_id]):
-                upserts.append(
-                    {
-                        "user_id": user_id,
-                        "difficulty": result.difficulty,
-                        "session_id": result.session_id,
-                        "completed_at": result.completed_at,
-                        "cohort_id": result.cohort_id,
-                        "enterprise_id": result.enterprise_id,
-                        "updated_at": now,
-                    }
-                )
+                upserts.append(difficulty_row(user_id, result, now))
         table = tables.difficulty
         if removed:
             await conn.execute(delete(table).where(any_of(table.c.user_id, removed)))

@@ -21,7 +21,8 @@ from consumers.portfolio.decide import (
     portfolio_items,
     session_facts,
 )
-from hub.settings import Settings
+from hub.streaming.bulk_fold import LearnerBulk
+from hub.streaming.projection import LearnerProjection
 from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
@@ -80,7 +81,23 @@ def current_key(
     return item_id_for(user_id, session.session_id), facts.cohort_id, facts.enterprise_id
 
 
-class PortfolioProjection:
+def current_row(user_id: str, key: tuple[UUID, str | None, str | None], now: datetime) -> dict:
+    item_id, cohort_id, enterprise_id = key
+    return {"user_id": user_id, "item_id": item_id, "cohort_id": cohort_id,
+            "enterprise_id": enterprise_id, "updated_at": now}
+
+
+class PortfolioBulk(LearnerBulk):
+    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+        items = portfolio_items(user_id, state)
+        if items:
+            self.out.add(tables.items, [item_row(user_id, item) for item in items.values()])
+        key = current_key(user_id, state)
+        if key is not None:
+            self.out.add(tables.current_statements, [current_row(user_id, key, self.now)])
+
+
+class PortfolioProjection(LearnerProjection):
     name = "portfolio"
     metadata = tables.metadata
     positions = tables.positions
@@ -95,11 +112,10 @@ class PortfolioProjection:
             erasure_secret=erasure_secret,
         )
 
-    def topics(self, settings: Settings) -> list[str]:
-        return [settings.profiler_topic]
+    session_facts = staticmethod(session_facts)
 
-    def accepts(self, event: AnyEvent) -> bool:
-        return event.event_type != "mentorship.assignment.changed"
+    def bulk(self, now: datetime) -> PortfolioBulk:
+        return PortfolioBulk(self._store, now)
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
         before, after = await self._store.fold_batch(conn, events, session_facts)
@@ -124,11 +140,7 @@ class PortfolioProjection:
             if key is None:
                 current_gone.append(user_id)
             else:
-                item_id, cohort_id, enterprise_id = key
-                current_upserts.append({
-                    "user_id": user_id, "item_id": item_id, "cohort_id": cohort_id,
-                    "enterprise_id": enterprise_id, "updated_at": now,
-                })
+                current_upserts.append(current_row(user_id, key, now))
         await self._write_items(conn, item_upserts, items_gone)
         await self._write_current(conn, current_upserts, current_gone)
 

@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from consumers.lifecycle import LearnerState
 from consumers.lifecycle_store import LifecycleStore
 from consumers.recipes import tables
 from consumers.recipes.catalog import exact
 from consumers.recipes.decide import Profile, SessionFacts, current_profile, session_facts
-from hub.settings import Settings
+from hub.streaming.bulk_fold import LearnerBulk
+from hub.streaming.projection import LearnerProjection
 from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 
@@ -51,7 +53,15 @@ def skill_rows(user_id: str, profile: Profile) -> list[dict]:
     ]
 
 
-class RecipesProjection:
+class RecipesBulk(LearnerBulk):
+    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+        profile = current_profile(state)
+        if profile is not None:
+            self.out.add(tables.profiles, [profile_row(user_id, profile, self.now)])
+            self.out.add(tables.skill_scores, skill_rows(user_id, profile))
+
+
+class RecipesProjection(LearnerProjection):
     name = "recipes"
     metadata = tables.metadata
     positions = tables.positions
@@ -74,11 +84,10 @@ class RecipesProjection:
             erasure_secret=erasure_secret,
         )
 
-    def topics(self, settings: Settings) -> list[str]:
-        return [settings.profiler_topic]
+    session_facts = staticmethod(session_facts)
 
-    def accepts(self, event: AnyEvent) -> bool:
-        return event.event_type != "mentorship.assignment.changed"
+    def bulk(self, now: datetime) -> RecipesBulk:
+        return RecipesBulk(self._store, now)
 
     async def apply(self, conn: AsyncConnection, events: Sequence[AnyEvent]) -> None:
         before, after = await self._store.fold_batch(conn, events, session_facts)
