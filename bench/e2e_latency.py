@@ -23,6 +23,12 @@ commit window (200 ms, `COMMIT_WINDOW_S`): the goal is gap ≤ window. Then each
 RSS (VmHWM) and CPU time over the steady phase. Prints one JSON line.
 
     .venv/bin/python bench/e2e_latency.py [--rate 500] [--seconds 40] [--projections a,b]
+        [--py-spy DIR]
+
+`--py-spy DIR` samples every worker with py-spy (100 Hz, `--nonblocking`) over the steady
+phase and drain, one raw (collapsed-stack) file per worker in DIR; `bench/profile_top.py`
+turns them into self and inclusive tables. The sampler costs the machine some CPU, so quote
+latencies from runs without it.
 """
 
 from __future__ import annotations
@@ -186,6 +192,29 @@ def stop_workers(workers: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
+def start_profilers(workers: dict[str, subprocess.Popen], out_dir: str
+                    ) -> list[subprocess.Popen]:
+    """py-spy on each worker until it exits or is stopped (SIGINT writes the file)."""
+    os.makedirs(out_dir, exist_ok=True)
+    py_spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    return [subprocess.Popen([py_spy, "record", "--pid", str(w.pid), "--rate", "100",
+                              "--nonblocking", "--format", "raw",
+                              "-o", os.path.join(out_dir, f"{name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, w in workers.items()]
+
+
+def stop_profilers(profilers: list[subprocess.Popen]) -> None:
+    for profiler in profilers:
+        if profiler.poll() is None:
+            profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        try:
+            profiler.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+
+
 def check_alive(workers: dict[str, subprocess.Popen], log_dir: str) -> None:
     for name, process in workers.items():
         if process.poll() is not None:
@@ -321,7 +350,7 @@ def received_latencies(sends: dict[Key, list[tuple[int, float]]],
 
 
 def run(settings: Settings, names: list[str], rate: float, seconds: float,
-        poll_ms: float) -> dict:
+        poll_ms: float, py_spy_dir: str | None = None) -> dict:
     from hub.projections import all_projections
     from hub.topics import ensure_topics, hub_topics
     from producers.sample import generate_sample
@@ -343,6 +372,7 @@ def run(settings: Settings, names: list[str], rate: float, seconds: float,
     ctx = multiprocessing.get_context("spawn")
     workers: dict[str, subprocess.Popen] = {}
     observers: list = []
+    profilers: list[subprocess.Popen] = []
     try:
         asyncio.run(ensure_topics(bench.kafka_bootstrap,
                                   hub_topics(bench, list(all_projections()))))
@@ -371,12 +401,15 @@ def run(settings: Settings, names: list[str], rate: float, seconds: float,
         cpu_before = {n: procs.cpu_s(w.pid) for n, w in workers.items()}
         services = procs.stack_pids()
         services_before = {name: procs.service_cpu_s(pid) for name, pid in services.items()}
+        if py_spy_dir:
+            profilers = start_profilers(workers, py_spy_dir)
         steady_started = time.monotonic()
         sends, achieved = asyncio.run(produce_steadily(bench.kafka_bootstrap, steady, rate))
         drain_s = asyncio.run(wait_committed(dsn, schemas, wanted_counts(records, topics_of),
                                              DRAIN_TIMEOUT_S, workers, log_dir))
         steady_s = time.monotonic() - steady_started
         cpu_after = {n: procs.cpu_s(w.pid) for n, w in workers.items()}
+        stop_profilers(profilers)
         services_cpu = {name: round(procs.service_cpu_s(pid) - services_before[name], 1)
                         for name, pid in services.items()}
         rss = {n: procs.status_mb(w.pid) for n, w in workers.items()}
@@ -384,6 +417,7 @@ def run(settings: Settings, names: list[str], rate: float, seconds: float,
         changes_by_schema = poll_results.get(timeout=60)["changes"]
         raw_out = raw_results.get(timeout=DRAIN_TIMEOUT_S)
     finally:
+        stop_profilers(profilers)
         stop_workers(workers)
         for process in observers:
             if process.pid is not None:
@@ -444,6 +478,8 @@ def main() -> None:
                         help="comma-separated projections (default: all)")
     parser.add_argument("--poll-ms", type=float, default=10,
                         help="how often the positions are read (the latency resolution)")
+    parser.add_argument("--py-spy", default=None, metavar="DIR",
+                        help="profile each worker with py-spy over the steady phase into DIR")
     args = parser.parse_args()
 
     from hub.projections import all_projections
@@ -454,7 +490,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown projections {unknown}; known: {sorted(all_projections())}")
     ensure_stack_up()
-    print(json.dumps(run(Settings(), names, args.rate, args.seconds, args.poll_ms)))
+    print(json.dumps(run(Settings(), names, args.rate, args.seconds, args.poll_ms,
+                         args.py_spy)))
 
 
 if __name__ == "__main__":

@@ -5,11 +5,16 @@ the batch size). At a trickle each event is applied at once; under load, the eve
 arrive while one batch is applied make the next one, so batches grow with the load and no
 event waits for a timer. (faust's `take(n, within=w)` held every event until its window
 closed, which put up to `w` on top of each event's latency.)
+
+The live worker puts whole fetches (`put_many`: everything one Kafka fetch returned), so the
+per-event cost of getting a record to its batch is a list append. `max_batch` may change
+while running: a worker far behind takes bulk-sized batches (see `hub.streaming.faust_app`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -28,14 +33,32 @@ class Arrivals(Generic[T]):
         self._room.set()
         self._closed = False
 
+    @property
+    def max_batch(self) -> int:
+        return self._max
+
+    @max_batch.setter
+    def max_batch(self, value: int) -> None:
+        self._max = max(1, value)
+        if len(self._items) < self._max:
+            self._room.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
     async def put(self, item: T) -> None:
         """Add an event; waits while a full batch is waiting (back-pressure on the stream)."""
+        await self.put_many((item,))
+
+    async def put_many(self, items: Sequence[T]) -> None:
+        """Add events in order, all at once; waits while a full batch is waiting. The waiting
+        list may then hold more than a batch: `take` still returns at most one."""
         while len(self._items) >= self._max and not self._closed:
             self._room.clear()
             await self._room.wait()
         if self._closed:
             raise ArrivalsClosed
-        self._items.append(item)
+        self._items.extend(items)
         self._arrived.set()
 
     async def take(self) -> list[T]:
@@ -43,8 +66,12 @@ class Arrivals(Generic[T]):
         while not self._items:
             self._arrived.clear()
             await self._arrived.wait()
-        batch, self._items = self._items, []
-        self._room.set()
+        if len(self._items) <= self._max:
+            batch, self._items = self._items, []
+        else:
+            batch, self._items = self._items[: self._max], self._items[self._max :]
+        if len(self._items) < self._max:
+            self._room.set()
         return batch
 
     def close(self) -> None:

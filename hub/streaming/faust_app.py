@@ -5,33 +5,108 @@ only a hint: when partitions are assigned, the positions stored with the project
 committed to the group before faust seeks to the group's committed offsets, so a worker
 always resumes exactly after what its projection holds, whatever faust acked or committed
 (faust-streaming #189/#315: events are acked even when processing fails or is cancelled).
+
+Records reach the batches without faust's per-event stream machinery: `BatchConsumer` hands
+each Kafka fetch to the worker's `Arrivals` as one list (faust's own drain awaits a callback
+per record, through the conductor, the topic's queue, the stream and the agent: most of a
+worker's CPU per event, measured with py-spy under bench/e2e_latency.py). faust still runs
+the consumer group, the fetcher, seeking and offset commits; the agent applies the batches.
+A record is acked once its batch's transaction has committed, so faust's commits never run
+ahead of the projection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Set
 
 import faust
-from faust.types import TP
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
 
 from hub.lag import end_offsets, lag_by_partition
 from hub.metrics import CONSUMER_LAG
 from hub.settings import Settings
-from hub.streaming.arrivals import Arrivals, ArrivalsClosed
+from hub.streaming.arrivals import Arrivals
 from hub.streaming.crash_points import CrashPoints
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
-from hub.streaming.records import Record, from_faust
+from hub.streaming.records import from_faust
 from hub.streaming.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL_SECONDS = 5.0
+# A worker whose batches come out full is behind (a backlog at start-up, after an outage):
+# it takes batches up to this size, as the bulk path does (hub.streaming.bulk), and returns
+# to HUB_BATCH_SIZE once a batch is not full.
+BACKLOG_BATCH_RECORDS = 20_000
+
+BatchSink = Callable[[list[Message]], Awaitable[None]]
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer, delivering each fetch as one list to `app.batch_sink`.
+
+    The same loop as faust's `Consumer._drain_messages` (read offsets, gaps, commit every N
+    acks, flow suspended on rebalance), with one await per fetch instead of one per record.
+    """
+
+    async def _drain_messages(self, fetcher) -> None:  # pragma: no cover - faust's loop
+        sink: BatchSink | None = getattr(self.app, "batch_sink", None)
+        if sink is None:
+            await super()._drain_messages(fetcher)
+            return
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set  # noqa: SLF001 - as faust's own loop
+        read_offset = self._read_offset
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                fetched: list[Message] = []
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in getmany(timeout=1.0):
+                        offset = message.offset
+                        r_offset = read_offset[tp]
+                        if r_offset is None or offset >= r_offset:
+                            if r_offset and offset - r_offset > 1 and acks_enabled_for(
+                                message.topic
+                            ):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            fetched.append(message)
+                            read_offset[tp] = offset
+                    if fetched:
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        await self.wait_first(sink(fetched), self.suspend_flow.wait())
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
+
+
+class BatchTransport(faust_aiokafka.Transport):
+    Consumer = BatchConsumer
 
 
 def group_id(projection: Projection, settings: Settings) -> str:
@@ -47,6 +122,10 @@ class PositionedApp(faust.App):
     """
 
     positions_for: Callable[[Set[TP]], Awaitable[dict[TP, int]]] | None = None
+    batch_sink: BatchSink | None = None
+
+    def _new_transport(self):
+        return BatchTransport(self.conf.broker_consumer, self)
 
     async def _on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
         if self.positions_for is not None and assigned and not self.should_stop:
@@ -83,41 +162,34 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
     topic = app.topic(*projection.topics(settings), value_serializer="raw", key_serializer="raw")
     crash_points = CrashPoints.from_environ()  # test-only; inert unless HUB_TEST_* is set
 
+    arrivals: Arrivals[Message] = Arrivals(settings.batch_size)
+    app.batch_sink = arrivals.put_many
+    # Subscribe to the topic as iterating it would (faust's `Topic.__aiter__`); the agent's
+    # own stream is never iterated, so nothing else would.
+    app.topics.add(topic.clone(is_iterator=True))
+
     @app.agent(topic, concurrency=1, name=f"{projection.name}-agent")
     async def apply_batches(stream):
+        # The stream stays empty: BatchConsumer puts each fetch in `arrivals` (see above).
+        # Events keep arriving while a batch is applied; they make the next batch.
         applier = await runtime.applier()
-        arrivals: Arrivals[Record] = Arrivals(settings.batch_size)
-
-        async def apply_arrivals() -> None:
-            try:
-                while True:
-                    records = await arrivals.take()
-                    crash_points.before_batch()
-                    await applier.apply(records)
-                    crash_points.after_commit()
-            finally:
-                arrivals.close()
-
-        # Events keep arriving while a batch is applied; they make the next batch. faust acks
-        # them on arrival, which is safe: positions stored with the projection decide where a
-        # worker resumes (see PositionedApp).
-        applying = asyncio.ensure_future(apply_arrivals())
-        agent = asyncio.current_task()
-        # A failed batch stops the agent at once, not at the next arrival.
-        applying.add_done_callback(
-            lambda done: agent.cancel() if not done.cancelled() and done.exception() else None
-        )
+        ack = app.consumer.ack
+        inbound = app.monitor.stream_inbound_time  # faust's "is the stream alive" check
         try:
-            async for event in stream.events():
-                try:
-                    await arrivals.put(from_faust(event.message))
-                except ArrivalsClosed:
-                    applying.result()  # re-raise what stopped the batches
-                    raise
+            while True:
+                messages = await arrivals.take()
+                now = time.monotonic()
+                for tp in {m.tp for m in messages}:
+                    inbound[tp] = now
+                arrivals.max_batch = batch_size_after(
+                    len(messages), len(arrivals), arrivals.max_batch, settings.batch_size
+                )
+                crash_points.before_batch()
+                await applier.apply([from_faust(m) for m in messages])
+                crash_points.after_commit()
+                for message in messages:
+                    ack(message)
         finally:
-            applying.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ArrivalsClosed):
-                await applying
             await runtime.close()
 
     async def positions_for(assigned: Set[TP]) -> dict[TP, int]:
@@ -141,6 +213,15 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
             CONSUMER_LAG.labels(projection.name, f"{topic}:{partition}").set(behind)
 
     return app
+
+
+def batch_size_after(taken: int, waiting: int, current: int, configured: int) -> int:
+    """The next batch's size: a full batch with more waiting means a backlog, so grow towards
+    bulk-sized batches (fewer, larger transactions catch up faster); otherwise the
+    configured size."""
+    if taken >= current and waiting:
+        return min(max(current * 4, configured), max(BACKLOG_BATCH_RECORDS, configured))
+    return configured
 
 
 async def _stored_positions(runtime: WorkerRuntime, settings: Settings):
