@@ -18,6 +18,7 @@ ahead of the projection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -26,15 +27,17 @@ import time
 from collections.abc import Awaitable, Callable, Set
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
-from hub.lag import end_offsets, lag_by_partition
+from hub.lag import lag_by_partition
 from hub.metrics import CONSUMER_LAG
 from hub.settings import Settings
 from hub.streaming.arrivals import Arrivals
+from hub.streaming.bulk import topic_partitions
 from hub.streaming.crash_points import CrashPoints
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
@@ -208,6 +211,7 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
                 for message in messages:
                     ack(message)
         finally:
+            await ends_probe.close()
             await runtime.close()
 
     async def positions_for(assigned: Set[TP]) -> dict[TP, int]:
@@ -217,12 +221,14 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
                 if tp.topic in topics and (tp.topic, tp.partition) in stored}
 
     app.positions_for = positions_for
+    ends_probe = EndOffsets(settings.kafka_bootstrap, projection.topics(settings))
+
     @app.timer(interval=LAG_INTERVAL_SECONDS)
     async def report_lag() -> None:
         """Export lag (end offsets against stored positions) as a gauge; best effort."""
         try:
             applier = await runtime.applier()
-            ends = await end_offsets(settings.kafka_bootstrap, projection.topics(settings))
+            ends = await ends_probe.read()
             stored = await applier.stored_positions()
         except Exception as exc:  # the worker's own retries report the outage
             log.debug("lag not measured", extra={"error": repr(exc)})
@@ -231,6 +237,37 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
             CONSUMER_LAG.labels(projection.name, f"{topic}:{partition}").set(behind)
 
     return app
+
+
+class EndOffsets:
+    """The topics' end offsets through one Kafka client kept between readings: starting a
+    client every LAG_INTERVAL_SECONDS was most of an idle worker's CPU (5.5 ms/s measured).
+    A failed reading drops the client; the next one starts a new one."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self._bootstrap = bootstrap
+        self._topics = topics
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def read(self) -> dict[tuple[str, int], int]:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
+                                        enable_auto_commit=False)
+            await consumer.start()
+            self._consumer = consumer
+        try:
+            partitions = await topic_partitions(self._consumer, self._topics)
+            ends = await self._consumer.end_offsets(partitions) if partitions else {}
+        except Exception:
+            await self.close()
+            raise
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
 
 def batch_size_after(taken: int, waiting: int, current: int, configured: int) -> int:
