@@ -25,13 +25,14 @@ import random
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Set
+from typing import cast
 
 import faust
 from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, Message
+from faust.types import TP, Message, TopicT
 
 from hub.lag import lag_by_partition
 from hub.metrics import CONSUMER_LAG
@@ -187,7 +188,7 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
     app.batch_sink = arrivals.put_many
     # Subscribe to the topic as iterating it would (faust's `Topic.__aiter__`); the agent's
     # own stream is never iterated, so nothing else would.
-    app.topics.add(topic.clone(is_iterator=True))
+    app.topics.add(cast(TopicT, topic.clone(is_iterator=True)))
 
     @app.agent(topic, concurrency=1, name=f"{projection.name}-agent")
     async def apply_batches(stream):
