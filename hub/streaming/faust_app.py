@@ -207,7 +207,7 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
                     len(messages), len(arrivals), arrivals.max_batch, settings.batch_size
                 )
                 crash_points.before_batch()
-                await applier.apply([from_faust(m) for m in messages])
+                await _apply_until_done(applier, [from_faust(m) for m in messages], settings)
                 crash_points.after_commit()
                 for message in messages:
                     ack(message)
@@ -269,6 +269,29 @@ class EndOffsets:
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+
+async def _apply_until_done(applier, records: list, settings: Settings) -> None:
+    """`applier.apply`, tried again with backoff if it raises (it retries transient faults and
+    dead-letters bad records itself, so this is for the unforeseen). The batch is never
+    dropped: its records' offsets are behind those of every later batch, so applying a later
+    one first would move the positions past them for good."""
+    rng = random.Random()
+    attempt = 0
+    while True:
+        try:
+            await applier.apply(records)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            delay = backoff_seconds(attempt, settings.retry_initial_seconds,
+                                    settings.retry_max_seconds, rng)
+            log.error("batch failed, trying it again",
+                      extra={"consumer": applier.projection.name, "attempt": attempt + 1,
+                             "delay_s": round(delay, 3), "error": repr(exc)})
+            attempt += 1
+            await asyncio.sleep(delay)
 
 
 def batch_size_after(taken: int, waiting: int, current: int, configured: int) -> int:
