@@ -20,17 +20,22 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
     bindparam,
+    cast,
     delete,
     func,
+    literal,
+    null,
     select,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
 from hub.streaming.grouping import by_learner
-from hub.streaming.setsql import any_of, insert_rows, unnest_insert
+from hub.streaming.setsql import insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 from schemas.session_completed import SessionCompletedV1
 
@@ -111,6 +116,21 @@ class LifecycleStore(Generic[FactsT]):
         self._upsert_erasures = stmt.on_conflict_do_update(
             index_elements=["user_hash"], set_={"erased_at": stmt.excluded.erased_at}
         )
+        # Loading a batch's learners: their sessions, then their invalidations and erasures
+        # together (one round trip for both). Built once with named parameters, so every
+        # batch reuses SQLAlchemy's cache key and compiled statement.
+        users = bindparam("users", type_=ARRAY(sessions.c.user_id.type))
+        self._select_sessions = select(sessions).where(sessions.c.user_id == any_(users))
+        inv = invalidations
+        self._select_marks = union_all(
+            select(literal("i").label("kind"), inv.c.user_id.label("key"),
+                   inv.c.session_id, inv.c.occurred_at.label("at"))
+            .where(inv.c.user_id == any_(users)),
+            select(literal("e"), erasures.c.user_hash,
+                   cast(null(), inv.c.session_id.type), erasures.c.erased_at)
+            .where(erasures.c.user_hash
+                   == any_(bindparam("hashes", type_=ARRAY(erasures.c.user_hash.type)))),
+        )
 
     def erasure_key(self, user_id: str) -> str:
         if self._erasure_secret is None:
@@ -135,28 +155,19 @@ class LifecycleStore(Generic[FactsT]):
         users = list(user_ids)
         sessions: dict[str, dict] = {u: {} for u in users}
         invalidated: dict[str, dict] = {u: {} for u in users}
-        rows = await conn.execute(
-            select(self.sessions).where(any_of(self.sessions.c.user_id, users))
-        )
+        rows = await conn.execute(self._select_sessions, {"users": users})
         for row in rows.mappings():
             sessions[row["user_id"]][row["session_id"]] = Session(
                 row["session_id"], row["completed_at"], row["occurred_at"], self._to_facts(row)
             )
-        inv = self.invalidations
-        rows = await conn.execute(
-            select(inv.c.user_id, inv.c.session_id, inv.c.occurred_at).where(
-                any_of(inv.c.user_id, users)
-            )
-        )
-        for user_id, session_id, occurred_at in rows:
-            invalidated[user_id][session_id] = occurred_at
         keys = {self.erasure_key(u): u for u in users}
-        rows = await conn.execute(
-            select(self.erasures.c.user_hash, self.erasures.c.erased_at).where(
-                any_of(self.erasures.c.user_hash, keys)
-            )
-        )
-        erased = {keys[h]: at for h, at in rows}
+        rows = await conn.execute(self._select_marks, {"users": users, "hashes": list(keys)})
+        erased: dict[str, Any] = {}
+        for kind, key, session_id, at in rows:
+            if kind == "i":
+                invalidated[key][session_id] = at
+            else:
+                erased[keys[key]] = at
         return {u: LearnerState(sessions[u], invalidated[u], erased.get(u)) for u in users}
 
     async def fold_batch(

@@ -11,7 +11,7 @@ import time
 from hub.api.auth import issue_token
 from hub.db import create_engine
 from hub.demo_summary import actual_figures, expected_figures, render
-from hub.lag import end_offsets, stored_positions
+from hub.lag import stored_positions
 from hub.projections import all_projections
 from hub.settings import PROJECT_ROOT, Settings
 from producers.sample import SampleTraffic, generate_sample
@@ -32,22 +32,39 @@ def _spawn(args: list[str], name: str) -> subprocess.Popen:
 
 
 async def wait_caught_up(settings: Settings, timeout: float) -> float:
-    """Poll until every projection has handled every record of its topics; returns seconds."""
+    """Poll until every projection has handled every record of its topics; returns seconds.
+
+    One Kafka client and one database connection pool serve every poll: a client started
+    per projection per poll (the first form) cost the workers' catch-up a share of the CPU."""
+    from aiokafka import AIOKafkaConsumer
+
+    from hub.streaming.bulk import topic_partitions
+
     started = time.monotonic()
+    projections = list(all_projections().values())
+    topics = sorted({t for p in projections for t in p.topics(settings)})
     engine = create_engine(settings, pool_size=1)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
     try:
+        partitions = await topic_partitions(consumer, topics)
         while True:
+            ends = {(tp.topic, tp.partition): end
+                    for tp, end in (await consumer.end_offsets(partitions)).items()}
             behind = 0
-            for projection in all_projections().values():
-                ends = await end_offsets(settings.kafka_bootstrap, projection.topics(settings))
+            for projection in projections:
+                mine = set(projection.topics(settings))
                 done = await stored_positions(engine, projection)
-                behind += sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+                behind += sum(max(0, end - done.get(tp, 0))
+                              for tp, end in ends.items() if tp[0] in mine)
             if behind == 0:
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"projections still {behind} records behind after {timeout}s")
             await asyncio.sleep(0.5)
     finally:
+        await consumer.stop()
         await engine.dispose()
 
 

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         1000, ge=1, description="Most events a worker applies in one transaction."
     )
+    batch_interval_ms: float = Field(
+        40.0,
+        ge=0,
+        description="Under load, a live worker starts a batch at most this often, so the "
+        "events arriving meanwhile share one transaction; a lone event never waits.",
+    )
     session_timeout_seconds: float = Field(
         10.0,
         ge=6,

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ARRAY, Select, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -29,7 +29,7 @@ from hub.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
 from hub.streaming.faults import backoff_seconds, is_transient
 from hub.streaming.projection import Projection
 from hub.streaming.records import Record
-from hub.streaming.setsql import any_of, insert_rows, unnest_insert
+from hub.streaming.setsql import insert_rows, unnest_insert
 from schemas.errors import EventRejected
 from schemas.registry import AnyEvent, decode
 
@@ -97,6 +97,9 @@ class BatchApplier:
         )
         self._rng = rng or random.Random()
         self.retrying = False
+        # Partitions whose position row is known to exist: a batch of those locks its rows in
+        # one statement; a new partition's row is created first.
+        self._known_partitions: set[tuple[str, int]] = set()
 
     def screen(self, records: Sequence[Record]) -> list[AnyEvent | Refusal]:
         """Decode and check records: pure CPU work, done before the batch's transaction (and,
@@ -221,25 +224,30 @@ class BatchApplier:
     async def _lock_positions(
         self, conn: AsyncConnection, records: Sequence[Record]
     ) -> dict[tuple[str, int], int]:
-        """Lock the position rows of the batch's partitions (creating missing ones); the
-        stored next offsets. Records below them were applied before."""
+        """Lock the position rows of the batch's topics (creating missing ones); the stored
+        next offsets. Records below them were applied before.
+
+        Every row of the topics is locked, in one order, so two appliers of one projection
+        (a zombie and its successor) take turns. Once every partition of a batch has a row,
+        that is one statement per batch."""
         positions = self.projection.positions
-        partitions = sorted({(r.topic, r.partition) for r in records})
+        partitions = {(r.topic, r.partition) for r in records}
         if not partitions:
             return {}
-        now = datetime.now(UTC)
-        await insert_rows(
-            conn, _new_positions(positions), NEW_POSITION_COLUMNS,
-            [{"topic": t, "partition": p, "next_offset": 0, "updated_at": now}
-             for t, p in partitions],
-        )
+        missing = partitions - self._known_partitions
+        if missing:
+            now = datetime.now(UTC)
+            await insert_rows(
+                conn, _new_positions(positions), NEW_POSITION_COLUMNS,
+                [{"topic": t, "partition": p, "next_offset": 0, "updated_at": now}
+                 for t, p in sorted(missing)],
+            )
         rows = await conn.execute(
-            select(positions.c.topic, positions.c.partition, positions.c.next_offset)
-            .where(any_of(positions.c.topic, {t for t, _ in partitions}))
-            .order_by(positions.c.topic, positions.c.partition)
-            .with_for_update()
+            _lock_positions(positions), {"topics": sorted({t for t, _ in partitions})}
         )
-        return {(t, p): o for t, p, o in rows}
+        stored = {(t, p): o for t, p, o in rows}
+        self._known_partitions.update(stored)
+        return stored
 
     async def _advance(
         self, conn: AsyncConnection, fresh: Sequence[Record], events: Sequence[AnyEvent]
@@ -278,6 +286,18 @@ ADVANCED_POSITION_COLUMNS = (*NEW_POSITION_COLUMNS, "last_event_at")
 @functools.cache
 def _new_positions(positions: Table) -> Insert:
     return unnest_insert(positions, NEW_POSITION_COLUMNS).on_conflict_do_nothing()
+
+
+@functools.cache
+def _lock_positions(positions: Table) -> Select:
+    """The topics' position rows, locked in (topic, partition) order; built once, so
+    SQLAlchemy's cache key and compiled form are reused by every batch."""
+    return (
+        select(positions.c.topic, positions.c.partition, positions.c.next_offset)
+        .where(positions.c.topic == any_(bindparam("topics", type_=ARRAY(positions.c.topic.type))))
+        .order_by(positions.c.topic, positions.c.partition)
+        .with_for_update()
+    )
 
 
 @functools.cache

@@ -28,7 +28,7 @@ class WorkerRuntime:
     async def applier(self) -> BatchApplier:
         async with self._lock:
             if self._applier is None:
-                self._engine = create_engine(self.settings, pool_size=2)
+                self._engine = create_engine(self.settings, pool_size=2, pre_ping=False)
                 self._producer = dead_letter_producer(self.settings)
                 await self._producer.start()
                 sink = DeadLetterSink(

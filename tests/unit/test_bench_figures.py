@@ -76,6 +76,18 @@ def test_e2e_rows_judge_the_p99_gap_against_the_commit_window():
     assert row[6] == "**missed**"
 
 
+def test_e2e_rows_judge_the_gap_and_the_cpu_per_event():
+    result = {"raw_aiokafka": {"p50_ms": 5.0, "p99_ms": 20.0}, "goal_gap_s": 0.1,
+              "rate_per_s": 500, "seconds": 40,
+              "projections": {"missions": {"p50_ms": 30.0, "p99_ms": 90.0, "p99_gap_ms": 70.0,
+                                           "worker_cpu_us_per_event": 120.0,
+                                           "goal_cpu_us_per_event": 150.0, "met": True}}}
+    [row] = report.e2e_rows(result)
+    assert row[2] == "p50 30.0 / p99 90.0 ms, 120 µs CPU/event"
+    assert row[5] == "gap ≤ 100 ms, ≤ 150 µs CPU/event"
+    assert row[6] == "met"
+
+
 def test_the_rebuild_goal_is_judged_only_at_a_million_events():
     def result(events: int, wall: float) -> dict:
         goal = 180 if events >= 1_000_000 else None
