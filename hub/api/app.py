@@ -29,6 +29,17 @@ from hub.settings import Settings
 log = logging.getLogger("hub.api")
 
 
+def app_from_environment() -> FastAPI:
+    """The app of `hub api`: settings from the environment, logs configured (a worker process
+    of `hub api --workers N` starts here)."""
+    from hub.logs import configure as configure_logs
+    from hub.settings import get_settings
+
+    settings = get_settings()
+    configure_logs(settings.log_level)
+    return create_app(settings)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
