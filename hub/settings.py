@@ -163,6 +163,12 @@ class Settings(BaseSettings):
         "rows, so consistency tokens hold there too; refused requests are still audited on "
         "the primary.",
     )
+    api_pool_size: int = Field(
+        32,
+        ge=1,
+        description="Database connections per `hub api` process (no overflow): about the "
+        "concurrent requests one process serves; mind PostgreSQL's max_connections × workers.",
+    )
     api_max_wait_ms: int = Field(
         5000,
         ge=0,

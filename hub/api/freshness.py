@@ -240,6 +240,18 @@ class Fresh:
         return self.watch.headers(self.projection, self.included)
 
 
+async def watch_of(state, projection: str) -> PositionWatch:
+    """The process's PositionWatch. An app driven without its lifespan (in-process tests) has
+    none started: it gets one without listener, which reads the positions per request."""
+    watch: PositionWatch | None = getattr(state, "positions", None)
+    if watch is None:
+        watch = state.positions = PositionWatch(
+            getattr(state, "read_engine", state.engine), listen=False, poll_interval_s=1)
+    if not watch.started:
+        await watch.read(projection)
+    return watch
+
+
 MIN_POSITION_DOC = (
     "Consistency token(s) from the publisher or outbox relay, `topic:partition:offset` "
     "(comma-separated for several): answer once this projection has applied them, waiting at "
@@ -257,14 +269,7 @@ def projection_read(projection: str):
             alias="Hub-Min-Position", max_length=4096, description=MIN_POSITION_DOC)] = None,
         wait_ms: Annotated[int, Query(ge=0, le=600_000, description=WAIT_DOC)] = 0,
     ) -> Fresh:
-        state = request.app.state
-        watch: PositionWatch | None = getattr(state, "positions", None)
-        if watch is None:  # the app runs without its lifespan (in-process tests): no listener,
-            # so the positions are read per request
-            watch = state.positions = PositionWatch(
-                getattr(state, "read_engine", state.engine), listen=False, poll_interval_s=1)
-        if not watch.started:
-            await watch.read(projection)
+        watch = await watch_of(request.app.state, projection)
         if hub_min_position is None:
             return Fresh(watch, projection, None)
         try:

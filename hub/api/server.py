@@ -83,7 +83,8 @@ class HeaderTimeoutH11Protocol(H11Protocol):
 class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
     """The same deadline for httptools: armed when the connection opens and when llhttp starts
     a message (its first byte), disarmed when its headers are complete. While it is armed the
-    bytes received are counted, and a request whose headers pass MAX_HEADER_BYTES is closed."""
+    bytes received are counted, and a connection whose request headers are still incomplete
+    past MAX_HEADER_BYTES is closed."""
 
     header_timeout: float | None = None  # None: configured_header_timeout()
     _header_deadline: asyncio.TimerHandle | None = None
@@ -96,13 +97,14 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._header_deadline is not None:
             self._header_bytes += len(data)
-            if self._header_bytes > MAX_HEADER_BYTES:
-                log.info("closed a connection whose request headers passed %d bytes",
-                         MAX_HEADER_BYTES, extra={"client": self.client})
-                self._disarm_header_deadline()
-                self.transport.close()
-                return
         super().data_received(data)
+        # As h11 does: what counts is what is still unparsed, so a large request whose headers
+        # complete within the bytes received passes; one still incomplete past the cap does not.
+        if self._header_deadline is not None and self._header_bytes > MAX_HEADER_BYTES:
+            log.info("closed a connection whose request headers passed %d bytes",
+                     MAX_HEADER_BYTES, extra={"client": self.client})
+            self._disarm_header_deadline()
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         if self._header_deadline is None:  # a later request on a kept-alive connection

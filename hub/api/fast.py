@@ -1,0 +1,183 @@
+"""The allowed single-learner reads, served without FastAPI's machinery.
+
+py-spy on `hub api` under wrk (README "Benchmarks"): after uvloop, httptools, autocommit and
+one serialization, a difficulty read still spent ~18% of its CPU in FastAPI's dependency
+solving and ~22% in SQLAlchemy's execute (compiled-cache lookup, greenlet hop, result
+proxy), against ~6% in the statement's own asyncpg round trip. So the common case, a valid
+token allowed to read, takes this path: the same token check (`principal_from_token`), the
+same access rule (`may_read_learner`, the same mentor lookup), the same response models and
+serialization and freshness headers, with the statements sent by asyncpg directly on a
+connection of the same pool.
+
+Everything else falls through to the FastAPI routes, unchanged: no or a bad token (401), a
+refusal (403, audited there on its own connection), unknown or invalid parameters (400), a
+missing resource (404), and any read with `Hub-Min-Position` (the wait lives there). A request
+is decided here only once it is known to be a 200; otherwise nothing has been sent and the
+route answers it from scratch, so error bodies, audit and OpenAPI stay exactly theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import HTTPException
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from consumers.missions.decide import DEFAULT_DIFFICULTY
+from hub.api.access import Placement, may_read_learner
+from hub.api.auth import Principal, principal_from_token
+
+DIFFICULTY_SQL = (
+    "SELECT difficulty, session_id, completed_at, cohort_id, enterprise_id "
+    "FROM missions.difficulty WHERE user_id = $1")
+STATEMENT_SQL = (
+    "SELECT c.cohort_id, c.enterprise_id, i.item_id, i.profiler_session_id, i.statement, "
+    "i.track, i.core_values, i.motivation, i.impact_goal, i.created_at "
+    "FROM portfolio.current_statements c JOIN portfolio.items i "
+    "ON i.item_id = c.item_id AND i.user_id = c.user_id WHERE c.user_id = $1")
+MENTOR_SQL = (
+    "SELECT active FROM mentorship.assignments WHERE mentor_id = $1 AND mentee_id = $2")
+
+MAX_USER_ID = 64  # UserIdParam's bounds (hub/api/deps.py)
+
+# (caller, learner, asyncpg connection) -> the answer, or None to let the route answer
+Handler = Callable[[Principal, str, Any], Awaitable[BaseModel | None]]
+
+
+async def allowed(conn, caller: Principal, learner: str, placement: Placement) -> bool:
+    mentor = "mentor" in caller.roles and caller.user_id != learner and bool(
+        await conn.fetchval(MENTOR_SQL, caller.user_id, learner))
+    return may_read_learner(caller, learner, placement, mentor).allowed
+
+
+async def difficulty(caller: Principal, learner: str, conn) -> BaseModel | None:
+    from hub.api.routes.missions import DifficultyOut
+
+    row = await conn.fetchrow(DIFFICULTY_SQL, learner)
+    placement = Placement(row["cohort_id"], row["enterprise_id"]) if row else Placement()
+    if not await allowed(conn, caller, learner, placement):
+        return None
+    if row is None:
+        return DifficultyOut(user_id=learner, difficulty=DEFAULT_DIFFICULTY, source="default",
+                             fallback=True)
+    return DifficultyOut(user_id=learner, difficulty=row["difficulty"], source="profiler",
+                         fallback=False, session_id=row["session_id"],
+                         completed_at=row["completed_at"])
+
+
+async def _statement(caller: Principal, learner: str, conn):
+    row = await conn.fetchrow(STATEMENT_SQL, learner)
+    if row is None:  # 404, or a refusal that must not say so: the route decides
+        return None
+    if not await allowed(conn, caller, learner, Placement(row["cohort_id"],
+                                                          row["enterprise_id"])):
+        return None
+    return row
+
+
+async def value_statement(caller: Principal, learner: str, conn) -> BaseModel | None:
+    from hub.api.routes.portfolio import ValueStatementOut
+
+    row = await _statement(caller, learner, conn)
+    if row is None:
+        return None
+    return ValueStatementOut(
+        user_id=learner, profiler_session_id=row["profiler_session_id"],
+        statement=row["statement"], core_values=row["core_values"],
+        motivation=row["motivation"], impact_goal=row["impact_goal"], track=row["track"],
+        completed_at=row["created_at"])
+
+
+async def leadership_identity(caller: Principal, learner: str, conn) -> BaseModel | None:
+    from hub.api.routes.portfolio import LeadershipIdentityOut, SeedStatement
+
+    row = await _statement(caller, learner, conn)
+    if row is None:
+        return None
+    return LeadershipIdentityOut(
+        user_id=learner, track=row["track"], core_values=row["core_values"],
+        motivation=row["motivation"], impact_goal=row["impact_goal"],
+        value_statement=SeedStatement(
+            item_id=row["item_id"], profiler_session_id=row["profiler_session_id"],
+            statement=row["statement"], completed_at=row["created_at"]))
+
+
+# path -> (projection, handler)
+ROUTES: dict[str, tuple[str, Handler]] = {
+    "/api/v1/missions/difficulty": ("missions", difficulty),
+    "/api/v1/profiler/value-statement": ("portfolio", value_statement),
+    "/api/v1/leadership/identity": ("portfolio", leadership_identity),
+}
+
+
+def learner_param(query_string: bytes) -> tuple[bool, str | None]:
+    """(usable, user_id): usable when the query holds nothing but at most one valid user_id."""
+    if not query_string:
+        return True, None
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    if len(pairs) != 1 or pairs[0][0] != "user_id":
+        return False, None
+    value = pairs[0][1]
+    # latin-1 above keeps bytes; FastAPI decodes UTF-8: take only what reads the same both ways
+    if not value or not value.isascii() or len(value) > MAX_USER_ID:
+        return False, None
+    return True, value
+
+
+def bearer(scope: Scope) -> tuple[str | None, bool]:
+    """(token, has Hub-Min-Position)."""
+    token, waits = None, False
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if token is not None:
+                return None, waits  # two: the route decides
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials:
+                token = credentials
+        elif name == b"hub-min-position":
+            waits = True
+    return token, waits
+
+
+class FastReads:
+    """Pure ASGI: answers the allowed reads of ROUTES, passes everything else on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            route = ROUTES.get(scope["path"])
+            if route is not None and await self._answer(route, scope, receive, send):
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, route: tuple[str, Handler], scope: Scope, receive: Receive,
+                      send: Send) -> bool:
+        from hub.api.freshness import Fresh, answer, watch_of
+
+        usable, user_id = learner_param(scope["query_string"])
+        if not usable:
+            return False
+        token, waits = bearer(scope)
+        if token is None or waits:
+            return False
+        state = scope["app"].state
+        settings = state.settings
+        try:
+            caller = principal_from_token(token, settings.jwt_secret,
+                                          settings.jwt_max_lifetime_seconds)
+        except HTTPException:
+            return False
+        projection, handler = route
+        positions = await watch_of(state, projection)
+        async with getattr(state, "read_engine", state.engine).connect() as conn:
+            raw = await conn.get_raw_connection()
+            model = await handler(caller, user_id or caller.user_id, raw.driver_connection)
+        if model is None:
+            return False
+        await answer(model, Fresh(positions, projection, None))(scope, receive, send)
+        return True
