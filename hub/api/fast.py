@@ -38,6 +38,20 @@ STATEMENT_SQL = (
     "i.track, i.core_values, i.motivation, i.impact_goal, i.created_at "
     "FROM portfolio.current_statements c JOIN portfolio.items i "
     "ON i.item_id = c.item_id AND i.user_id = c.user_id WHERE c.user_id = $1")
+PLACEMENT_SQL = (  # current_statement's placement (hub/api/routes/portfolio.py)
+    "SELECT c.cohort_id, c.enterprise_id FROM portfolio.current_statements c "
+    "JOIN portfolio.items i ON i.item_id = c.item_id AND i.user_id = c.user_id "
+    "WHERE c.user_id = $1")
+ITEMS_SQL = (
+    "SELECT item_id, profiler_session_id, title, statement, status, created_at, withdrawn_at "
+    "FROM portfolio.items WHERE user_id = $1 AND status = 'active' "
+    "ORDER BY created_at DESC, profiler_session_id DESC")
+PROFILE_SQL = (  # load_profile (consumers/recipes/queries.py)
+    "SELECT p.session_id, p.completed_at, p.track, p.overall_score, p.recommended_level, "
+    "p.difficulty, p.cohort_id, p.enterprise_id, p.marketplace_opt_in, s.skill, s.score "
+    "FROM recipes.profiles p LEFT OUTER JOIN recipes.skill_scores s ON s.user_id = p.user_id "
+    "WHERE p.user_id = $1")
+CATALOG_SQL = "SELECT version, document::text FROM hub_catalog.catalogs WHERE active"
 MENTOR_SQL = (
     "SELECT active FROM mentorship.assignments WHERE mentor_id = $1 AND mentee_id = $2")
 
@@ -105,11 +119,73 @@ async def leadership_identity(caller: Principal, learner: str, conn) -> BaseMode
             statement=row["statement"], completed_at=row["created_at"]))
 
 
+async def portfolio_items(caller: Principal, learner: str, conn) -> BaseModel | None:
+    from hub.api.routes.portfolio import PortfolioItemOut, PortfolioItemsOut
+
+    row = await conn.fetchrow(PLACEMENT_SQL, learner)
+    placement = Placement(row["cohort_id"], row["enterprise_id"]) if row else Placement()
+    if not await allowed(conn, caller, learner, placement):
+        return None
+    return PortfolioItemsOut(user_id=learner, items=[
+        PortfolioItemOut(
+            item_id=r["item_id"], profiler_session_id=r["profiler_session_id"],
+            title=r["title"], statement=r["statement"], status=r["status"],
+            created_at=r["created_at"], withdrawn_at=r["withdrawn_at"])
+        for r in await conn.fetch(ITEMS_SQL, learner)])
+
+
+async def active_catalog(conn):
+    """hub.catalog_store.active_catalog on asyncpg, sharing its cache of the parsed catalog."""
+    from consumers.recipes.catalog import Catalog, shipped_catalog
+    from hub.catalog_store import _cache
+
+    row = await conn.fetchrow(CATALOG_SQL)
+    if row is None:
+        return shipped_catalog()
+    version, document = row
+    if version not in _cache:
+        _cache.clear()
+        _cache[version] = Catalog.model_validate_json(document)
+    return _cache[version]
+
+
+async def recommendations(caller: Principal, learner: str, conn) -> BaseModel | None:
+    from consumers.recipes.decide import Profile
+    from consumers.recipes.queries import PROFILE_FIELDS
+    from consumers.recipes.recommend import recommend
+    from hub.api.routes.recipes import GapOut, RecipeOut, RecommendationsOut
+
+    rows = await conn.fetch(PROFILE_SQL, learner)
+    profile = None
+    if rows:
+        profile = Profile(**{f: rows[0][f] for f in PROFILE_FIELDS}, skill_scores={
+            r["skill"]: float(r["score"]) for r in rows if r["skill"] is not None})
+    placement = Placement(profile.cohort_id, profile.enterprise_id) if profile else Placement()
+    if not await allowed(conn, caller, learner, placement):
+        return None
+    result = recommend(await active_catalog(conn), profile, 10)
+    return RecommendationsOut(
+        user_id=learner, difficulty=result.difficulty, source=result.source,
+        fallback=profile is None, track=profile.track if profile else None,
+        session_id=profile.session_id if profile else None,
+        completed_at=profile.completed_at if profile else None,
+        catalog_version=result.catalog_version,
+        gaps=[GapOut(skill=g.skill, score=g.score, target=g.target, gap=g.gap,
+                     recipe_skill_codes=list(g.recipe_skill_codes)) for g in result.gaps],
+        recipes=[RecipeOut(id=r.recipe.id, title=r.recipe.title, level=r.recipe.level,
+                           skill_codes=list(r.recipe.skill_codes), score=r.score,
+                           covers=list(r.covers)) for r in result.recipes])
+
+
 # path -> (projection, handler)
 ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/missions/difficulty": ("missions", difficulty),
     "/api/v1/profiler/value-statement": ("portfolio", value_statement),
     "/api/v1/leadership/identity": ("portfolio", leadership_identity),
+    # without limit (10) only
+    "/api/v1/recipes/profiler-recommendations": ("recipes", recommendations),
+    # without include_withdrawn only (any other parameter goes to the route)
+    "/api/v1/portfolio/items": ("portfolio", portfolio_items),
 }
 
 

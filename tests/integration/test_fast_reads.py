@@ -1,0 +1,73 @@
+"""The pure ASGI path of the allowed single-learner reads (hub/api/fast.py) answers exactly what
+the FastAPI routes answer: same status, body and freshness headers, for every principal the
+CONTRACT allows; a refused or unknown case is left to the routes (the RBAC matrix, which goes
+through the same app, checks those answers and their audit)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.api import fast
+from tests.integration.test_rbac_matrix import (  # noqa: F401 (fixtures)
+    LEARNER_RULE,
+    OK,
+    client,
+    principals,
+    world,
+)
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """How many answers each fast handler gave (None: it left the request to the route)."""
+    counts: dict[str, int] = {}
+    wrapped = {}
+    for path, (projection, handler) in fast.ROUTES.items():
+        async def counting(caller, learner, conn, _handler=handler, _path=path):
+            model = await _handler(caller, learner, conn)
+            if model is not None:
+                counts[_path] = counts.get(_path, 0) + 1
+            return model
+        wrapped[path] = (projection, counting)
+    monkeypatch.setattr(fast, "ROUTES", wrapped)
+    return counts
+
+
+async def test_fast_answers_equal_the_routes_for_every_allowed_reader(
+        client, settings, unique, served):  # noqa: F811
+    tokens = principals(unique, settings.jwt_secret)
+    learner = f"{unique}-L"
+    allowed = [who for who, status in LEARNER_RULE.items() if status == OK]
+    for path in fast.ROUTES:
+        for who in allowed:
+            headers = {"Authorization": f"Bearer {tokens[who]}"}
+            quick = await client.get(path, params={"user_id": learner}, headers=headers)
+            # `wait_ms` is a parameter the fast path leaves to the route
+            routed = await client.get(path, params={"user_id": learner, "wait_ms": 0},
+                                      headers=headers)
+            assert quick.status_code == routed.status_code == 200, (path, who, quick.text)
+            assert quick.json() == routed.json(), (path, who)
+            assert quick.headers["content-type"] == routed.headers["content-type"]
+            for name in ("Hub-Projection", "Hub-Newest-Event-At"):
+                assert quick.headers[name] == routed.headers[name], (path, who, name)
+    assert served == {path: len(allowed) for path in fast.ROUTES}
+
+
+async def test_a_learner_without_data_reads_the_same_default_both_ways(
+        client, settings, unique, served):  # noqa: F811
+    from hub.api.auth import issue_token
+
+    nobody = f"{unique}-nobody"
+    headers = {"Authorization": f"Bearer {issue_token(settings.jwt_secret, nobody, ['learner'])}"}
+    paths = ("/api/v1/missions/difficulty", "/api/v1/recipes/profiler-recommendations",
+             "/api/v1/portfolio/items")
+    for path in paths:
+        quick = await client.get(path, headers=headers)  # user_id defaults to the caller
+        routed = await client.get(path, params={"wait_ms": 0}, headers=headers)
+        assert quick.status_code == routed.status_code == 200, (path, quick.text)
+        assert quick.json() == routed.json(), path
+    assert served == dict.fromkeys(paths, 1)
+    # no statement yet: 404 is the route's to say
+    missing = await client.get("/api/v1/profiler/value-statement", headers=headers)
+    assert missing.status_code == 404
+    assert "/api/v1/profiler/value-statement" not in served
