@@ -58,6 +58,40 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
+FRESHNESS_HEADERS = {
+    "Hub-Projection": "The projection that answered (missions, recipes, portfolio, mentorship, "
+                      "analytics).",
+    "Hub-Newest-Event-At": "`occurred_at` of the newest event that projection has applied "
+                           "(`none` before any).",
+    "Hub-Lag-Seconds": "Seconds since that event occurred: how stale the answer can be while "
+                       "events keep arriving (absent before any event).",
+    "Hub-Position-Included": "With `Hub-Min-Position` only: `true` when the projection has "
+                             "applied every token given, `false` when `wait_ms` ran out first "
+                             "(the answer is what it had).",
+}
+
+
+def document_freshness(app: FastAPI) -> None:
+    """Add the freshness headers to the documented 200 of every projection-backed endpoint
+    (those taking `Hub-Min-Position`)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    names = {p["name"] for p in operation.get("parameters", [])}
+                    if "Hub-Min-Position" in names and "200" in operation["responses"]:
+                        operation["responses"]["200"]["headers"] = {
+                            name: {"description": text, "schema": {"type": "string"}}
+                            for name, text in FRESHNESS_HEADERS.items()}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def app_from_environment() -> FastAPI:
     """The app of `hub api`: settings from the environment, logs configured (a worker process
     of `hub api --workers N` starts here)."""
@@ -129,6 +163,8 @@ def create_app(settings: Settings) -> FastAPI:
     # (hub/api/fast.py); everything else reaches the routes. Inside RefuseNul: NUL first.
     app.add_middleware(FastReads)
     app.add_middleware(RefuseNul)
+
+    document_freshness(app)
 
     @app.exception_handler(RequestValidationError)
     async def precise_400(_request: Request, exc: RequestValidationError) -> JSONResponse:
