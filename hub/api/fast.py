@@ -18,6 +18,8 @@ route answers it from scratch, so error bodies, audit and OpenAPI stay exactly t
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -52,6 +54,12 @@ PROFILE_SQL = (  # load_profile (consumers/recipes/queries.py)
     "FROM recipes.profiles p LEFT OUTER JOIN recipes.skill_scores s ON s.user_id = p.user_id "
     "WHERE p.user_id = $1")
 CATALOG_SQL = "SELECT version, document::text FROM hub_catalog.catalogs WHERE active"
+SESSIONS_SQL = (
+    "SELECT session_id, completed_at, occurred_at, facts::text AS facts "
+    "FROM mentorship.sessions WHERE user_id = $1")
+INVALIDATIONS_SQL = (
+    "SELECT session_id, reason, invalidated_at FROM mentorship.invalidation_details "
+    "WHERE user_id = $1")
 MENTOR_SQL = (
     "SELECT active FROM mentorship.assignments WHERE mentor_id = $1 AND mentee_id = $2")
 
@@ -177,6 +185,30 @@ async def recommendations(caller: Principal, learner: str, conn) -> BaseModel | 
                            covers=list(r.covers)) for r in result.recipes])
 
 
+async def mentee_results(caller: Principal, mentee_id: str, conn) -> BaseModel | None:
+    from consumers.lifecycle import Session
+    from consumers.mentorship.decide import Invalidation, SessionFacts
+    from consumers.mentorship.decide import mentee_results as results_of
+    from hub.api.routes.mentorship import MenteeResultsOut, may_read_mentee_results
+
+    sessions = [
+        Session(r["session_id"], r["completed_at"], r["occurred_at"],
+                SessionFacts.from_document(json.loads(r["facts"])))
+        for r in await conn.fetch(SESSIONS_SQL, mentee_id)]
+    if not sessions:  # 404 unless assigned: the route decides
+        return None
+    invalidations = {r["session_id"]: Invalidation(r["reason"], r["invalidated_at"])
+                     for r in await conn.fetch(INVALIDATIONS_SQL, mentee_id)}
+    found = results_of(sessions, invalidations, await active_catalog(conn))
+    current = found.current.session.facts if found.current else None
+    placement = Placement(current.cohort_id, current.enterprise_id) if current else Placement()
+    mentor = "mentor" in caller.roles and bool(
+        await conn.fetchval(MENTOR_SQL, caller.user_id, mentee_id))
+    if not may_read_mentee_results(caller, placement, mentor).allowed:
+        return None
+    return MenteeResultsOut.from_results(mentee_id, found)
+
+
 # path -> (projection, handler)
 ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/missions/difficulty": ("missions", difficulty),
@@ -187,6 +219,10 @@ ROUTES: dict[str, tuple[str, Handler]] = {
     # without include_withdrawn only (any other parameter goes to the route)
     "/api/v1/portfolio/items": ("portfolio", portfolio_items),
 }
+
+
+# a path parameter (1–64 characters, no slash: MenteeIdPath), no query parameter
+MENTEE_PATH = re.compile(r"^/api/v1/profiler/mentees/([^/]{1,64})/results$")
 
 
 def learner_param(query_string: bytes) -> tuple[bool, str | None]:
@@ -226,18 +262,22 @@ class FastReads:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            route = ROUTES.get(scope["path"])
-            if route is not None and await self._answer(route, scope, receive, send):
-                return
+            path = scope["path"]
+            route = ROUTES.get(path)
+            if route is not None:
+                usable, subject = learner_param(scope["query_string"])
+                if usable and await self._answer(route, subject, scope, receive, send):
+                    return
+            elif (match := MENTEE_PATH.match(path)) and not scope["query_string"]:
+                route = ("mentorship", mentee_results)
+                if await self._answer(route, match[1], scope, receive, send):
+                    return
         await self.app(scope, receive, send)
 
-    async def _answer(self, route: tuple[str, Handler], scope: Scope, receive: Receive,
-                      send: Send) -> bool:
+    async def _answer(self, route: tuple[str, Handler], subject: str | None, scope: Scope,
+                      receive: Receive, send: Send) -> bool:
         from hub.api.freshness import Fresh, answer, watch_of
 
-        usable, user_id = learner_param(scope["query_string"])
-        if not usable:
-            return False
         token, waits = bearer(scope)
         if token is None or waits:
             return False
@@ -252,7 +292,7 @@ class FastReads:
         positions = await watch_of(state, projection)
         async with getattr(state, "read_engine", state.engine).connect() as conn:
             raw = await conn.get_raw_connection()
-            model = await handler(caller, user_id or caller.user_id, raw.driver_connection)
+            model = await handler(caller, subject or caller.user_id, raw.driver_connection)
         if model is None:
             return False
         await answer(model, Fresh(positions, projection, None))(scope, receive, send)

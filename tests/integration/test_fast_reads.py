@@ -53,6 +53,33 @@ async def test_fast_answers_equal_the_routes_for_every_allowed_reader(
     assert served == {path: len(allowed) for path in fast.ROUTES}
 
 
+async def test_fast_mentee_results_equal_the_routes_for_every_allowed_reader(
+        client, settings, unique, monkeypatch):  # noqa: F811
+    from tests.integration.test_rbac_matrix import endpoints
+
+    url, rule = endpoints(unique)["mentee_results"]
+    tokens = principals(unique, settings.jwt_secret)
+    given = []
+    handler = fast.mentee_results
+
+    async def counting(caller, mentee, conn):
+        model = await handler(caller, mentee, conn)
+        given.append(model is not None)
+        return model
+
+    monkeypatch.setattr(fast, "mentee_results", counting)
+    allowed = [who for who, status in rule.items() if status == OK]
+    assert allowed
+    for who in allowed:
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        quick = await client.get(url, headers=headers)
+        routed = await client.get(url, params={"wait_ms": 0}, headers=headers)
+        assert quick.status_code == routed.status_code == 200, (who, quick.text)
+        assert quick.json() == routed.json(), who
+        assert quick.headers["Hub-Projection"] == routed.headers["Hub-Projection"]
+    assert given == [True] * len(allowed)
+
+
 async def test_a_learner_without_data_reads_the_same_default_both_ways(
         client, settings, unique, served):  # noqa: F811
     from hub.api.auth import issue_token
