@@ -21,10 +21,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -60,6 +62,25 @@ SESSIONS_SQL = (
 INVALIDATIONS_SQL = (
     "SELECT session_id, reason, invalidated_at FROM mentorship.invalidation_details "
     "WHERE user_id = $1")
+# One statement sees one snapshot: the totals, skills, placements and freshness of a group read
+# together without the REPEATABLE READ transaction (BEGIN … ROLLBACK) the route opens.
+GROUP_SQL = """
+SELECT t.learners, t.score_sum, t.difficulty_1, t.difficulty_2, t.difficulty_3,
+       t.difficulty_4, t.difficulty_5, t.sessions_completed,
+       k.skills, k.sums, k.counts, p.groups, p.learners AS placed, f.freshness
+FROM (SELECT 1) AS one
+LEFT JOIN analytics.group_totals t ON t.scope = $2 AND t.group_id = $1
+CROSS JOIN LATERAL (
+    SELECT array_agg(skill) AS skills, array_agg(score_sum) AS sums, array_agg(scores) AS counts
+    FROM analytics.group_skills WHERE scope = $2 AND group_id = $1) k
+CROSS JOIN LATERAL (
+    SELECT array_agg({other} ORDER BY {other}) AS groups,
+           array_agg(learners ORDER BY {other}) AS learners
+    FROM analytics.placements WHERE {this} = $1) p
+CROSS JOIN LATERAL (SELECT max(last_event_at) AS freshness FROM analytics.positions) f
+"""
+COHORT_SQL = GROUP_SQL.format(this="cohort_id", other="enterprise_id")
+ENTERPRISE_SQL = GROUP_SQL.format(this="enterprise_id", other="cohort_id")
 MENTOR_SQL = (
     "SELECT active FROM mentorship.assignments WHERE mentor_id = $1 AND mentee_id = $2")
 
@@ -209,6 +230,61 @@ async def mentee_results(caller: Principal, mentee_id: str, conn) -> BaseModel |
     return MenteeResultsOut.from_results(mentee_id, found)
 
 
+def group_report(row):
+    """The analytics route's report from GROUP_SQL's row (None: no such group)."""
+    from consumers.analytics.decide import DIFFICULTIES, SkillTotals, Totals, report
+
+    if row["learners"] is None:
+        return None
+    totals = Totals(row["learners"], row["score_sum"],
+                    tuple(row[f"difficulty_{d}"] for d in DIFFICULTIES),
+                    row["sessions_completed"])
+    return report(totals, {skill: SkillTotals(total, n) for skill, total, n in zip(
+        row["skills"] or (), row["sums"] or (), row["counts"] or (), strict=True)})
+
+
+async def cohort_analytics(caller: Principal, cohort_id: str, conn) -> BaseModel | None:
+    from consumers.analytics.decide import COHORT
+    from hub.api.routes.analytics import CohortAnalyticsOut, CohortMembers, may_read_cohort
+
+    row = await conn.fetchrow(COHORT_SQL, cohort_id, COHORT)
+    members = CohortMembers(row["learners"] or 0,
+                            dict(zip(row["groups"] or (), row["placed"] or (), strict=True)))
+    if not may_read_cohort(caller, cohort_id, members).allowed:
+        return None
+    found = group_report(row)
+    if found is None:  # 404: the route's
+        return None
+    return CohortAnalyticsOut(cohort_id=cohort_id, enterprise_ids=members.enterprise_ids,
+                              freshness=row["freshness"], **asdict(found))
+
+
+async def enterprise_analytics(caller: Principal, enterprise_id: str | None,
+                               conn) -> BaseModel | None:
+    from consumers.analytics.decide import ENTERPRISE
+    from hub.api.routes.analytics import (
+        CohortLearners,
+        EnterpriseAnalyticsOut,
+        enterprise_target,
+        may_read_enterprise,
+    )
+
+    try:
+        target = enterprise_target(caller, enterprise_id)
+    except RequestValidationError:  # 400: the route's
+        return None
+    if target is None or not may_read_enterprise(caller, target).allowed:
+        return None
+    row = await conn.fetchrow(ENTERPRISE_SQL, target, ENTERPRISE)
+    found = group_report(row)
+    if found is None:
+        return None
+    return EnterpriseAnalyticsOut(
+        enterprise_id=target, freshness=row["freshness"], **asdict(found),
+        cohorts=[CohortLearners(cohort_id=c, learners=n) for c, n in zip(
+            row["groups"] or (), row["placed"] or (), strict=True)])
+
+
 # path -> (projection, handler)
 ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/missions/difficulty": ("missions", difficulty),
@@ -225,18 +301,27 @@ ROUTES: dict[str, tuple[str, Handler]] = {
 MENTEE_PATH = re.compile(r"^/api/v1/profiler/mentees/([^/]{1,64})/results$")
 
 
-def learner_param(query_string: bytes) -> tuple[bool, str | None]:
-    """(usable, user_id): usable when the query holds nothing but at most one valid user_id."""
+# the cohort (1–64 characters, `/` allowed: GroupId), no query parameter
+COHORT_PATH = re.compile(r"^/api/v1/profiler/admin/cohorts/(.{1,64})/analytics$", re.DOTALL)
+ENTERPRISE_PATH = "/api/v1/profiler/admin/enterprise/analytics"
+
+
+def learner_param(query_string: bytes, name: str = "user_id") -> tuple[bool, str | None]:
+    """(usable, value): usable when the query holds nothing but at most one valid `name`."""
     if not query_string:
         return True, None
     pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-    if len(pairs) != 1 or pairs[0][0] != "user_id":
+    if len(pairs) != 1 or pairs[0][0] != name:
         return False, None
     value = pairs[0][1]
     # latin-1 above keeps bytes; FastAPI decodes UTF-8: take only what reads the same both ways
     if not value or not value.isascii() or len(value) > MAX_USER_ID:
         return False, None
     return True, value
+
+
+def group_param(query_string: bytes) -> tuple[bool, str | None]:
+    return learner_param(query_string, "enterprise_id")
 
 
 def bearer(scope: Scope) -> tuple[str | None, bool]:
@@ -272,10 +357,20 @@ class FastReads:
                 route = ("mentorship", mentee_results)
                 if await self._answer(route, match[1], scope, receive, send):
                     return
+            elif (match := COHORT_PATH.match(path)) and not scope["query_string"]:
+                route = ("analytics", cohort_analytics)
+                if await self._answer(route, match[1], scope, receive, send):
+                    return
+            elif path == ENTERPRISE_PATH:
+                usable, enterprise_id = group_param(scope["query_string"])
+                if usable and await self._answer(("analytics", enterprise_analytics),
+                                                 enterprise_id, scope, receive, send,
+                                                 default_to_caller=False):
+                    return
         await self.app(scope, receive, send)
 
     async def _answer(self, route: tuple[str, Handler], subject: str | None, scope: Scope,
-                      receive: Receive, send: Send) -> bool:
+                      receive: Receive, send: Send, default_to_caller: bool = True) -> bool:
         from hub.api.freshness import Fresh, answer, watch_of
 
         token, waits = bearer(scope)
@@ -292,7 +387,9 @@ class FastReads:
         positions = await watch_of(state, projection)
         async with getattr(state, "read_engine", state.engine).connect() as conn:
             raw = await conn.get_raw_connection()
-            model = await handler(caller, subject or caller.user_id, raw.driver_connection)
+            if default_to_caller:
+                subject = subject or caller.user_id
+            model = await handler(caller, subject, raw.driver_connection)
         if model is None:
             return False
         await answer(model, Fresh(positions, projection, None))(scope, receive, send)

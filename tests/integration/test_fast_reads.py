@@ -53,48 +53,34 @@ async def test_fast_answers_equal_the_routes_for_every_allowed_reader(
     assert served == {path: len(allowed) for path in fast.ROUTES}
 
 
-async def test_fast_mentee_results_equal_the_routes_for_every_allowed_reader(
-        client, settings, unique, monkeypatch):  # noqa: F811
+@pytest.mark.parametrize(("endpoint", "handler_name"), [
+    ("mentee_results", "mentee_results"),
+    ("cohort_analytics", "cohort_analytics"),
+    ("enterprise_analytics", "enterprise_analytics"),
+])
+async def test_fast_path_routed_reads_equal_the_routes_for_every_allowed_reader(
+        client, settings, unique, monkeypatch, endpoint, handler_name):  # noqa: F811
     from tests.integration.test_rbac_matrix import endpoints
 
-    url, rule = endpoints(unique)["mentee_results"]
+    url, rule = endpoints(unique)[endpoint]
     tokens = principals(unique, settings.jwt_secret)
     given = []
-    handler = fast.mentee_results
+    handler = getattr(fast, handler_name)
 
-    async def counting(caller, mentee, conn):
-        model = await handler(caller, mentee, conn)
+    async def counting(caller, subject, conn):
+        model = await handler(caller, subject, conn)
         given.append(model is not None)
         return model
 
-    monkeypatch.setattr(fast, "mentee_results", counting)
+    monkeypatch.setattr(fast, handler_name, counting)
     allowed = [who for who, status in rule.items() if status == OK]
     assert allowed
     for who in allowed:
         headers = {"Authorization": f"Bearer {tokens[who]}"}
         quick = await client.get(url, headers=headers)
-        routed = await client.get(url, params={"wait_ms": 0}, headers=headers)
+        routed = await client.get(url + ("&" if "?" in url else "?") + "wait_ms=0",
+                                  headers=headers)
         assert quick.status_code == routed.status_code == 200, (who, quick.text)
         assert quick.json() == routed.json(), who
         assert quick.headers["Hub-Projection"] == routed.headers["Hub-Projection"]
     assert given == [True] * len(allowed)
-
-
-async def test_a_learner_without_data_reads_the_same_default_both_ways(
-        client, settings, unique, served):  # noqa: F811
-    from hub.api.auth import issue_token
-
-    nobody = f"{unique}-nobody"
-    headers = {"Authorization": f"Bearer {issue_token(settings.jwt_secret, nobody, ['learner'])}"}
-    paths = ("/api/v1/missions/difficulty", "/api/v1/recipes/profiler-recommendations",
-             "/api/v1/portfolio/items")
-    for path in paths:
-        quick = await client.get(path, headers=headers)  # user_id defaults to the caller
-        routed = await client.get(path, params={"wait_ms": 0}, headers=headers)
-        assert quick.status_code == routed.status_code == 200, (path, quick.text)
-        assert quick.json() == routed.json(), path
-    assert served == dict.fromkeys(paths, 1)
-    # no statement yet: 404 is the route's to say
-    missing = await client.get("/api/v1/profiler/value-statement", headers=headers)
-    assert missing.status_code == 404
-    assert "/api/v1/profiler/value-statement" not in served
