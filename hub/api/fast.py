@@ -81,6 +81,28 @@ CROSS JOIN LATERAL (SELECT max(last_event_at) AS freshness FROM analytics.positi
 """
 COHORT_SQL = GROUP_SQL.format(this="cohort_id", other="enterprise_id")
 ENTERPRISE_SQL = GROUP_SQL.format(this="enterprise_id", other="cohort_id")
+# talent_match_query (consumers/recipes/queries.py) with the terms as arrays: one prepared
+# statement for any number of skills (distinct: joining on them equals OR-ing the terms).
+TALENT_SQL = """
+WITH matched AS (
+    SELECT p.user_id, p.track, p.overall_score, p.cohort_id, p.enterprise_id,
+           sum(s.score) AS score_sum, avg(s.score) AS match_score,
+           jsonb_object_agg(s.skill, s.score)::text AS skill_scores
+    FROM recipes.profiles p
+    JOIN recipes.skill_scores s ON s.user_id = p.user_id
+    JOIN unnest($1::text[], $2::numeric[]) AS w(skill, min_score)
+      ON s.skill = w.skill AND s.score >= w.min_score
+    WHERE p.marketplace_opt_in {scope}
+    GROUP BY p.user_id
+    HAVING count(*) = cardinality($1::text[]))
+SELECT (SELECT count(*) FROM matched) AS total, page.*
+FROM (SELECT 1) AS anchor
+LEFT JOIN (SELECT * FROM matched ORDER BY score_sum DESC, user_id LIMIT $3 OFFSET $4) page
+  ON true
+ORDER BY page.score_sum DESC NULLS LAST, page.user_id
+"""
+TALENT_ALL_SQL = TALENT_SQL.format(scope="")
+TALENT_ENTERPRISE_SQL = TALENT_SQL.format(scope="AND p.enterprise_id = $5")
 MENTOR_SQL = (
     "SELECT active FROM mentorship.assignments WHERE mentor_id = $1 AND mentee_id = $2")
 
@@ -285,6 +307,62 @@ async def enterprise_analytics(caller: Principal, enterprise_id: str | None,
             row["groups"] or (), row["placed"] or (), strict=True)])
 
 
+def talent_terms(query_string: bytes):
+    """(skills, limit, offset) when the query validates as the route's would, else None."""
+    from consumers.recipes.talent import MAX_SKILLS, distinct_skills, parse_skill_filter
+    from hub.api.routes.marketplace import MAX_OFFSET, bounded_precision
+
+    terms, limit, offset = [], 20, 0
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if not value.isascii():
+            return None
+        if name == "skill":
+            terms.append(value)
+        elif name in ("limit", "offset") and value.isdigit() and len(value) < 10:
+            if name == "limit":
+                limit = int(value)
+            else:
+                offset = int(value)
+        else:  # anything else (repeated limit, junk, wait_ms): the route
+            return None
+    if not 1 <= len(terms) <= MAX_SKILLS or not 1 <= limit <= 100 or offset > MAX_OFFSET:
+        return None
+    try:
+        filters = distinct_skills([bounded_precision(parse_skill_filter(t)) for t in terms])
+    except ValueError:
+        return None
+    return filters, limit, offset
+
+
+async def talent_matches(caller: Principal, query: str, conn) -> BaseModel | None:
+    from hub.api.routes.marketplace import (
+        SkillTermOut,
+        TalentMatchesOut,
+        TalentMatchOut,
+        talent_scope,
+    )
+
+    decision, enterprise_id = talent_scope(caller)
+    parsed = talent_terms(query.encode("latin-1"))
+    if not decision.allowed or parsed is None:
+        return None
+    filters, limit, offset = parsed
+    args = [[f.skill for f in filters], [f.min_score for f in filters], limit, offset]
+    if enterprise_id is None:
+        rows = await conn.fetch(TALENT_ALL_SQL, *args)
+    else:
+        rows = await conn.fetch(TALENT_ENTERPRISE_SQL, *args, enterprise_id)
+    return TalentMatchesOut(
+        skills=[SkillTermOut(skill=f.skill, min_score=float(f.min_score)) for f in filters],
+        scope_enterprise_id=enterprise_id, total=rows[0]["total"], limit=limit, offset=offset,
+        items=[TalentMatchOut(
+            user_id=r["user_id"], track=r["track"], overall_score=r["overall_score"],
+            match_score=float(r["match_score"]),
+            skill_scores={k: float(v) for k, v in json.loads(r["skill_scores"]).items()},
+            cohort_id=r["cohort_id"], enterprise_id=r["enterprise_id"])
+            for r in rows if r["user_id"] is not None])
+
+
 # path -> (projection, handler)
 ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/missions/difficulty": ("missions", difficulty),
@@ -304,6 +382,7 @@ MENTEE_PATH = re.compile(r"^/api/v1/profiler/mentees/([^/]{1,64})/results$")
 # the cohort (1–64 characters, `/` allowed: GroupId), no query parameter
 COHORT_PATH = re.compile(r"^/api/v1/profiler/admin/cohorts/(.{1,64})/analytics$", re.DOTALL)
 ENTERPRISE_PATH = "/api/v1/profiler/admin/enterprise/analytics"
+TALENT_PATH = "/api/v1/marketplace/talent-matches/profiler"  # its own query validation
 
 
 def learner_param(query_string: bytes, name: str = "user_id") -> tuple[bool, str | None]:
@@ -360,6 +439,11 @@ class FastReads:
             elif (match := COHORT_PATH.match(path)) and not scope["query_string"]:
                 route = ("analytics", cohort_analytics)
                 if await self._answer(route, match[1], scope, receive, send):
+                    return
+            elif path == TALENT_PATH and scope["query_string"]:
+                query = scope["query_string"].decode("latin-1")
+                if await self._answer(("recipes", talent_matches), query, scope, receive, send,
+                                      default_to_caller=False):
                     return
             elif path == ENTERPRISE_PATH:
                 usable, enterprise_id = group_param(scope["query_string"])
