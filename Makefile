@@ -6,7 +6,7 @@ DEMO_ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup browser stack-up stack-down lint test soak demo bench schemas clean
+.PHONY: setup browser wrk stack-up stack-down lint test soak demo bench schemas clean
 
 CHART_JS := hub/api/static/vendor/chart.umd.min.js
 SWAGGER_UI := hub/api/static/vendor/swagger-ui/swagger-ui-bundle.js
@@ -43,6 +43,13 @@ browser:
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else echo "note: install Debian's chromium package for the dashboard browser test"; fi; }
 
+# wrk, the C load generator of bench/api.py (Debian's package; installed when root).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; \
+	  else echo "bench/api.py needs wrk: install Debian's wrk package" >&2; exit 2; fi; }
+
 stack-up: setup
 	$(HUB) stack up
 
@@ -75,7 +82,7 @@ soak: setup
 demo: setup
 	$(HUB) demo $(DEMO_ARGS)
 
-bench: setup
+bench: setup wrk
 	$(HUB) stack up
 	$(VENV)/bin/python bench/report.py $(BENCH_ARGS)
 

@@ -319,8 +319,10 @@ def measure_size(settings: Settings, learners: int, fill: str, requests: int,
             "enterprise_analytics": api.enterprise_endpoint(
                 api.spread(subjects.enterprises, requests, rng), tokens),
         }
-        with api.ApiServer(bench) as server:
-            reads = asyncio.run(api.measure(endpoints, server, dsn, concurrency))
+        # bench/api.py's measurement: `hub api` and the hand-written anchor under wrk
+        load = argparse.Namespace(connections=concurrency, duration=10, rounds=1)
+        with api.hub_server(bench, 1) as hub, api.anchor_server(bench, 1) as anchor:
+            reads = api.measure(endpoints, hub, anchor, load)
         from_scratch = asyncio.run(time_from_scratch(dsn, subjects.cohorts[0]))
         counts = asyncio.run(group_counts(dsn))
     finally:

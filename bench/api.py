@@ -1,17 +1,21 @@
-"""Read API benchmark: every CONTRACT endpoint through `hub api`, beside the direct SQL.
+"""Read API benchmark: every CONTRACT endpoint of `hub api` beside a hand-written service.
 
 Publishes a generated sample (default 20k messages, 2k learners) to fresh topics, applies it
-to a fresh database with the bulk path for every projection (in this process), then starts
-`hub api` as a subprocess on a free port against that database. For each endpoint of
-CONTRACT.md it sends the same number of requests (default 1000, after a warm-up) from a fixed
-number of concurrent httpx clients (default 16), over varied learners, mentees, cohorts and
-enterprises, each with a token allowed to read it (every answer must be a 200). The anchor is
-the single SQL a hand-written service would run for the same answer, sent with the same
-arguments and concurrency through an asyncpg pool. Per endpoint: p50/p99/mean latency (ms)
-and requests/s of both, and their ratio. The API server, database and topics are removed
-afterwards. Prints one JSON line.
+to a fresh database with the bulk path for every projection (in this process), then starts two
+servers on free ports against that database, each one process under the same uvicorn with the
+same loop, HTTP protocol and options: `hub api`, and the anchor `bench/anchor_api.py` (Starlette,
+an asyncpg pool, PyJWT HS256, the same SQL, `json.dumps`). For each endpoint of CONTRACT.md,
+`wrk` (C, not Python: the load generator must not be what is measured) loads one server then
+the other at a fixed concurrency (default 1 thread, 32 connections) for a fixed time, over
+varied learners, mentees, cohorts and enterprises, each with a token allowed to read it (any
+non-2xx answer fails the run); the servers alternate for `--rounds` rounds and each figure is
+the median over rounds. Per endpoint: req/s, p50 and p99 of both, and the ratios. The servers,
+database and topics are removed afterwards. Prints one JSON line.
 
-    .venv/bin/python bench/api.py [--messages N] [--learners L] [--requests R] [--concurrency C]
+    .venv/bin/python bench/api.py [--messages N] [--learners L] [--requests R]
+        [--connections C] [--duration S] [--rounds K] [--workers N]
+
+`wrk` comes from Debian's package (`make bench` installs it when missing).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -29,8 +34,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -41,67 +46,9 @@ import replay  # noqa: E402  (bench/replay.py: topics, sample, databases, bulk r
 from hub.api.auth import issue_token  # noqa: E402
 from hub.settings import PROJECT_ROOT, Settings  # noqa: E402
 
-WARMUP = 100
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 READY_TIMEOUT_S = 60
-
-# ----- the anchors: one SQL statement per answer ----------------------------------------------
-
-DIFFICULTY_SQL = """
-select difficulty, session_id, completed_at, cohort_id, enterprise_id
-from missions.difficulty where user_id = $1
-"""
-RECOMMENDATIONS_SQL = """
-select p.*, s.skill, s.score
-from recipes.profiles p left join recipes.skill_scores s on s.user_id = p.user_id
-where p.user_id = $1
-"""
-STATEMENT_SQL = """
-select i.*, c.cohort_id, c.enterprise_id
-from portfolio.current_statements c
-join portfolio.items i on i.item_id = c.item_id and i.user_id = c.user_id
-where c.user_id = $1
-"""
-ITEMS_SQL = """
-select * from portfolio.items where user_id = $1 and status = 'active'
-order by created_at desc, profiler_session_id desc
-"""
-MENTEE_SQL = """
-select s.session_id, s.completed_at, s.facts, d.reason, d.invalidated_at
-from mentorship.sessions s
-left join mentorship.invalidation_details d on d.session_id = s.session_id
-where s.user_id = $2 and exists (
-    select 1 from mentorship.assignments a
-    where a.mentor_id = $1 and a.mentee_id = $2 and a.active)
-order by s.completed_at desc, s.session_id desc
-"""
-TALENT_SQL = """
-with matched as (
-    select p.user_id, p.track, p.overall_score, p.cohort_id, p.enterprise_id,
-           sum(s.score) as score_sum, avg(s.score) as match_score,
-           jsonb_object_agg(s.skill, s.score) as skill_scores
-    from recipes.profiles p join recipes.skill_scores s on s.user_id = p.user_id
-    where ((s.skill = $1 and s.score >= $2) or (s.skill = $3 and s.score >= $4))
-      and p.marketplace_opt_in and p.enterprise_id = $5
-    group by p.user_id
-    having count(*) = 2
-)
-select (select count(*) from matched) as total, m.*
-from matched m order by m.score_sum desc, m.user_id limit 20
-"""
-GROUP_SQL = """
-select t.*,
-       (select jsonb_object_agg(k.skill, k.score_sum / k.scores) from analytics.group_skills k
-        where k.scope = t.scope and k.group_id = t.group_id) as skill_averages,
-       {placements} as placements,
-       (select max(last_event_at) from analytics.positions) as freshness
-from analytics.group_totals t where t.scope = '{scope}' and t.group_id = $1
-"""
-COHORT_SQL = GROUP_SQL.format(scope="cohort", placements=(
-    "(select array_agg(p.enterprise_id order by p.enterprise_id) from analytics.placements p "
-    "where p.cohort_id = t.group_id)"))
-ENTERPRISE_SQL = GROUP_SQL.format(scope="enterprise", placements=(
-    "(select jsonb_object_agg(p.cohort_id, p.learners) from analytics.placements p "
-    "where p.enterprise_id = t.group_id)"))
+WARMUP_S = 2
 
 # Two skills of each track with a minimum each, for talent searches.
 TALENT_TERMS = (
@@ -113,7 +60,7 @@ TALENT_TERMS = (
 )
 
 
-# ----- the API server as a user runs it --------------------------------------------------------
+# ----- the servers -----------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -122,21 +69,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class ApiServer:
-    """`hub api` in its own process group on a free port against `settings`; stopped on exit."""
+class Server:
+    """A server process in its own process group on a free port; stopped on exit."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        self._env.update({f"HUB_{k.upper()}": str(v) for k, v in settings.model_dump().items()})
+    name = "server"
 
-    def __enter__(self) -> ApiServer:
+    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._command, self._env = command, env
+
+    def __enter__(self) -> Server:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "api", "--port", str(self.port)],
-            env=self._env, cwd=PROJECT_ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self._command, env=self._env, cwd=PROJECT_ROOT, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
             self._wait_ready()
@@ -149,20 +96,38 @@ class ApiServer:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"hub api exited ({self._proc.returncode}):\n{self._tail()}")
+                raise RuntimeError(f"{self.name} exited ({self._proc.returncode}):\n"
+                                   f"{self._tail()}")
             try:
                 if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"hub api not ready in {READY_TIMEOUT_S}s:\n{self._tail()}")
+        raise RuntimeError(f"{self.name} not ready in {READY_TIMEOUT_S}s:\n{self._tail()}")
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server process has used so far."""
-        with open(f"/proc/{self._proc.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time (user + system) of the server's process group (its workers included)."""
+        total = 0.0
+        for pid in self._group_pids():
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def _group_pids(self) -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.getpgid(int(entry)) == self._proc.pid:
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+        return pids
 
     def _tail(self) -> str:
         self._log.seek(0)
@@ -179,82 +144,132 @@ class ApiServer:
         self._log.close()
 
 
-# ----- load ------------------------------------------------------------------------------------
+def hub_server(settings: Settings, workers: int) -> Server:
+    """`hub api` as a user runs it, every setting from the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({f"HUB_{k.upper()}": str(v) for k, v in settings.model_dump().items()})
+    port = free_port()
+    server = Server([sys.executable, "-m", "hub.cli", "api", "--port", str(port),
+                     "--workers", str(workers)], env, port)
+    server.name = "hub api"
+    return server
+
+
+def anchor_server(settings: Settings, workers: int) -> Server:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    port = free_port()
+    server = Server([sys.executable, os.path.join(BENCH_DIR, "anchor_api.py"), "--port",
+                     str(port), "--database-url", asyncpg_dsn(settings.database_url),
+                     "--jwt-secret", settings.jwt_secret, "--workers", str(workers)], env, port)
+    server.name = "anchor"
+    return server
+
+
+# ----- load: wrk -------------------------------------------------------------------------------
+
+# wrk's Lua hooks: cycle over the requests given, then print the figures as one JSON line.
+WRK_SCRIPT = r"""
+local requests = dofile(%s)
+local i = 0
+request = function()
+  i = i %% #requests + 1
+  local r = requests[i]
+  return wrk.format("GET", r[1], {["Authorization"] = r[2]})
+end
+done = function(summary, latency, _)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_JSON {\"requests\":%%d,\"duration_us\":%%d,\"p50_us\":%%d,\"p99_us\":%%d," ..
+    "\"mean_us\":%%.1f,\"non_2xx\":%%d,\"socket_errors\":%%d}\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.mean, e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("bench/api.py needs wrk: apt-get install -y wrk (make bench does it)")
+    return found
+
+
+def lua_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """The same answers asked of the API (`requests`) and of the database (`sql`, `args`)."""
+    """The same answers asked of both servers: path, query parameters, headers."""
 
-    requests: list[tuple[str, dict, dict]]  # path, query parameters, headers
-    sql: str
-    args: list[tuple]
+    requests: list[tuple[str, dict, dict]]
 
-
-def latency_figures(latencies: list[float], wall: float, client_cpu: float) -> dict:
-    ordered = sorted(latencies)
-    return {
-        "requests": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-        "rps": round(len(ordered) / wall),
-        "client_cpu_ms_per_request": round(client_cpu / len(ordered) * 1000, 3),
-    }
-
-
-async def drive(calls: list[Callable[[], Awaitable]], concurrency: int) -> dict:
-    """Run the calls `concurrency` at a time (each worker takes the next one when done)."""
-    pending = iter(calls)
-    latencies: list[float] = []
-
-    async def worker() -> None:
-        for call in pending:
-            started = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - started)
-
-    started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latency_figures(latencies, time.perf_counter() - started, time.process_time() - cpu)
+    def write_lua(self, directory: str, name: str) -> str:
+        """The requests as a Lua table and the wrk script that cycles over them."""
+        table = os.path.join(directory, f"{name}.requests.lua")
+        with open(table, "w") as out:
+            out.write("return {\n")
+            for path, params, headers in self.requests:
+                target = quote(path, safe="/")
+                if params:
+                    target += "?" + urlencode(params, doseq=True)
+                out.write(f"{{{lua_string(target)}, {lua_string(headers['Authorization'])}}},\n")
+            out.write("}\n")
+        script = os.path.join(directory, f"{name}.lua")
+        with open(script, "w") as out:
+            out.write(WRK_SCRIPT % lua_string(table))
+        return script
 
 
-def http_call(client: httpx.AsyncClient, path: str, params: dict, headers: dict):
-    async def call() -> None:
-        response = await client.get(path, params=params, headers=headers)
-        if response.status_code != 200:
-            raise AssertionError(f"{path} {params}: {response.status_code} {response.text}")
-    return call
+def run_wrk(url: str, script: str, connections: int, seconds: float) -> dict:
+    completed = subprocess.run(
+        [wrk_binary(), "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s",
+         "-s", script, url], capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
+    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no figures:\n{completed.stdout}\n{completed.stderr}")
+    raw = json.loads(line.removeprefix("WRK_JSON "))
+    if raw["non_2xx"] or raw["socket_errors"]:
+        raise AssertionError(f"{url}: {raw['non_2xx']} non-2xx answers, "
+                             f"{raw['socket_errors']} socket errors")
+    return {"requests": raw["requests"],
+            "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+            "p50_ms": round(raw["p50_us"] / 1000, 2), "p99_ms": round(raw["p99_us"] / 1000, 2),
+            "mean_ms": round(raw["mean_us"] / 1000, 2)}
 
 
-def sql_call(pool: asyncpg.Pool, sql: str, args: tuple):
-    async def call() -> None:
-        await pool.fetch(sql, *args)
-    return call
+def median_of(rounds: list[dict]) -> dict:
+    return {k: round(statistics.median(r[k] for r in rounds), 2)
+            for k in ("rps", "p50_ms", "p99_ms", "mean_ms")} | {
+        "rounds": [{k: r[k] for k in ("rps", "p50_ms", "p99_ms")} for r in rounds],
+        "server_cpu_ms_per_request": round(statistics.median(
+            r["server_cpu_ms_per_request"] for r in rounds), 3)}
 
 
-async def measure(endpoints: dict[str, Endpoint], server: ApiServer, dsn: str,
-                  concurrency: int) -> dict:
-    """Each endpoint through the API, then its anchor; a warm-up of each first, untimed."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+def measure(endpoints: dict[str, Endpoint], hub: Server, anchor: Server, args) -> dict:
+    """Per endpoint, `args.rounds` rounds of hub then anchor (the order swapped every round,
+    so neither always runs on a machine the other just warmed or loaded)."""
     results = {}
-    async with (
-        httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client,
-        asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency) as pool,
-    ):
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as directory:
         for name, endpoint in endpoints.items():
-            api_calls = [http_call(client, *r) for r in endpoint.requests]
-            sql_calls = [sql_call(pool, endpoint.sql, a) for a in endpoint.args]
-            await drive(api_calls[:WARMUP], concurrency)
-            server_cpu = server.cpu_seconds()
-            api = await drive(api_calls, concurrency)
-            api["server_cpu_ms_per_request"] = round(
-                (server.cpu_seconds() - server_cpu) / len(api_calls) * 1000, 3)
-            await drive(sql_calls[:WARMUP], concurrency)
-            sql = await drive(sql_calls, concurrency)
-            results[name] = {"api": api, "sql": sql,
-                             "rps_ratio_api_to_sql": round(api["rps"] / sql["rps"], 3),
-                             "p50_ratio_api_to_sql": round(api["p50_ms"] / sql["p50_ms"], 1)}
+            script = endpoint.write_lua(directory, name)
+            for server in (hub, anchor):  # warm-up: pools filled, statements prepared
+                run_wrk(server.base_url, script, args.connections, WARMUP_S)
+            figures: dict[str, list[dict]] = {"hub": [], "anchor": []}
+            for round_ in range(args.rounds):
+                pair = [("hub", hub), ("anchor", anchor)]
+                for side, server in pair if round_ % 2 == 0 else reversed(pair):
+                    cpu = server.cpu_seconds()
+                    figure = run_wrk(server.base_url, script, args.connections, args.duration)
+                    figure["server_cpu_ms_per_request"] = (
+                        (server.cpu_seconds() - cpu) / figure["requests"] * 1000)
+                    figures[side].append(figure)
+            h, a = median_of(figures["hub"]), median_of(figures["anchor"])
+            results[name] = {"hub": h, "anchor": a,
+                             "rps_ratio": round(h["rps"] / a["rps"], 3),
+                             "p99_ratio": round(h["p99_ms"] / a["p99_ms"], 2)}
     return results
 
 
@@ -309,24 +324,21 @@ def spread(items: list, count: int, rng: random.Random) -> list:
     return [shuffled[i % len(shuffled)] for i in range(count)]
 
 
-def learner_endpoint(path: str, sql: str, learners: list[str], tokens: Tokens) -> Endpoint:
+def learner_endpoint(path: str, learners: list[str], tokens: Tokens) -> Endpoint:
     """A learner reading their own data (`user_id` given explicitly)."""
-    return Endpoint([(path, {"user_id": u}, tokens.header(u, "learner")) for u in learners],
-                    sql, [(u,) for u in learners])
+    return Endpoint([(path, {"user_id": u}, tokens.header(u, "learner")) for u in learners])
 
 
 def cohort_endpoint(cohorts: list[str], tokens: Tokens) -> Endpoint:
     return Endpoint(
         [(f"/api/v1/profiler/admin/cohorts/{c}/analytics", {},
-          tokens.header(f"admin-{c}", "cohort_admin", cohort_ids=[c])) for c in cohorts],
-        COHORT_SQL, [(c,) for c in cohorts])
+          tokens.header(f"admin-{c}", "cohort_admin", cohort_ids=[c])) for c in cohorts])
 
 
 def enterprise_endpoint(enterprises: list[str], tokens: Tokens) -> Endpoint:
     return Endpoint(
         [("/api/v1/profiler/admin/enterprise/analytics", {"enterprise_id": e},
-          tokens.header(f"admin-{e}", "enterprise_admin", enterprise_id=e)) for e in enterprises],
-        ENTERPRISE_SQL, [(e,) for e in enterprises])
+          tokens.header(f"admin-{e}", "enterprise_admin", enterprise_id=e)) for e in enterprises])
 
 
 def plan(subjects: Subjects, secret: str, count: int, seed: int = 7) -> dict[str, Endpoint]:
@@ -337,25 +349,23 @@ def plan(subjects: Subjects, secret: str, count: int, seed: int = 7) -> dict[str
     searches = spread([(e, t) for e in subjects.enterprises for t in TALENT_TERMS], count, rng)
     return {
         "difficulty": learner_endpoint(
-            "/api/v1/missions/difficulty", DIFFICULTY_SQL, learners, tokens),
+            "/api/v1/missions/difficulty", learners, tokens),
         "recommendations": learner_endpoint(
-            "/api/v1/recipes/profiler-recommendations", RECOMMENDATIONS_SQL, learners, tokens),
+            "/api/v1/recipes/profiler-recommendations", learners, tokens),
         "value_statement": learner_endpoint(
-            "/api/v1/profiler/value-statement", STATEMENT_SQL, learners, tokens),
+            "/api/v1/profiler/value-statement", learners, tokens),
         "portfolio_items": learner_endpoint(
-            "/api/v1/portfolio/items", ITEMS_SQL, learners, tokens),
+            "/api/v1/portfolio/items", learners, tokens),
         "leadership_identity": learner_endpoint(
-            "/api/v1/leadership/identity", STATEMENT_SQL, learners, tokens),
+            "/api/v1/leadership/identity", learners, tokens),
         "mentee_results": Endpoint(
             [(f"/api/v1/profiler/mentees/{mentee}/results", {},
-              tokens.header(mentor, "mentor")) for mentor, mentee in pairs],
-            MENTEE_SQL, pairs),
+              tokens.header(mentor, "mentor")) for mentor, mentee in pairs]),
         "talent_matches": Endpoint(
             [("/api/v1/marketplace/talent-matches/profiler",
               {"skill": [f"{s1}:{m1}", f"{s2}:{m2}"]},
               tokens.header(f"admin-{e}", "enterprise_admin", enterprise_id=e))
-             for e, (s1, m1, s2, m2) in searches],
-            TALENT_SQL, [(s1, m1, s2, m2, e) for e, (s1, m1, s2, m2) in searches]),
+             for e, (s1, m1, s2, m2) in searches]),
         "cohort_analytics": cohort_endpoint(spread(subjects.cohorts, count, rng), tokens),
         "enterprise_analytics": enterprise_endpoint(
             spread(subjects.enterprises, count, rng), tokens),
@@ -380,6 +390,7 @@ async def apply_all(settings: Settings, counts: dict[str, int], messages: int) -
 
 
 def run(settings: Settings, args: argparse.Namespace) -> dict:
+    wrk_binary()  # before minutes of setup
     run_id = uuid.uuid4().hex[:8]
     bench = replay.bench_settings(settings, run_id)
     database = f"hub_bench_api_{run_id}"
@@ -390,9 +401,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
         applied = asyncio.run(apply_all(bench, counts, args.messages))
         subjects = asyncio.run(find_subjects(asyncpg_dsn(url)))
         endpoints = plan(subjects, bench.jwt_secret, args.requests)
-        with ApiServer(bench) as server:
-            results = asyncio.run(measure(endpoints, server, asyncpg_dsn(url),
-                                          args.concurrency))
+        if args.only:
+            endpoints = {k: v for k, v in endpoints.items() if k in args.only.split(",")}
+        with hub_server(bench, args.workers) as hub, anchor_server(bench, args.workers) as anchor:
+            results = measure(endpoints, hub, anchor, args)
     finally:
         asyncio.run(replay.drop_databases(settings, [database]))
         asyncio.run(replay.delete_topics(settings, replay.bench_topics(bench)))
@@ -405,7 +417,10 @@ def run(settings: Settings, args: argparse.Namespace) -> dict:
                           "active_mentorships": len(subjects.mentorships),
                           "cohorts": len(subjects.cohorts),
                           "enterprises": len(subjects.enterprises)},
-        "concurrency": args.concurrency,
+        "load": {"generator": "wrk", "threads": 1, "connections": args.connections,
+                 "duration_s": args.duration, "rounds": args.rounds,
+                 "distinct_requests": args.requests},
+        "workers": args.workers,
         "cpus": os.cpu_count(),
         "endpoints": results,
     }
@@ -416,8 +431,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--learners", type=int, default=2_000)
     parser.add_argument("--cohorts", type=int, default=12)
-    parser.add_argument("--requests", type=int, default=1000, help="timed, per endpoint")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=1000,
+                        help="distinct requests per endpoint, cycled over by wrk")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="processes of each server")
+    parser.add_argument("--only", default="", help="comma-separated endpoint names")
     args = parser.parse_args()
 
     from hub.stack.api import ensure_stack_up

@@ -525,24 +525,27 @@ def audit_prune(
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes sharing the port (about one per core)")] = 1,
 ) -> None:
     """Serve the read API."""
     import uvicorn
 
-    from hub.api.app import create_app
-    from hub.api.server import h11_with_header_timeout
+    from hub.api.server import uvicorn_options
     from hub.logs import configure as configure_logs
 
     settings = get_settings()
     configure_logs(settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        # By name, so that each of `workers` processes builds its own app (uvicorn's rule).
+        "hub.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
         log_config=None,
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level.lower(),
-        # uvicorn bounds no header read; this protocol closes a slow one (hub/api/server.py).
-        http=h11_with_header_timeout(settings.api_header_timeout_seconds),
+        **uvicorn_options(),
     )
 
 

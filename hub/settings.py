@@ -161,6 +161,32 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         90, ge=1, description="`hub audit prune` deletes access denials older than this."
     )
+    # --- read API: replica and read-your-writes ---
+    read_database_url: str = Field(
+        "",
+        description="Database the read API reads projections from, e.g. a PostgreSQL streaming "
+        "replica (empty: HUB_DATABASE_URL). Positions replicate in the same transaction as "
+        "rows, so consistency tokens hold there too; refused requests are still audited on "
+        "the primary.",
+    )
+    api_pool_size: int = Field(
+        32,
+        ge=1,
+        description="Database connections per `hub api` process (no overflow): about the "
+        "concurrent requests one process serves; mind PostgreSQL's max_connections × workers.",
+    )
+    api_max_wait_ms: int = Field(
+        5000,
+        ge=0,
+        description="Longest a read waits for a `Hub-Min-Position` token (`wait_ms` is capped "
+        "to this).",
+    )
+    api_positions_poll_ms: int = Field(
+        100,
+        ge=10,
+        description="On a replica (no NOTIFY there), how often each API process re-reads the "
+        "projections' positions to wake waiting reads.",
+    )
     log_level: str = Field("INFO", description="Log level of JSON logs.")
 
     @model_validator(mode="after")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from typing import Any
+from uuid import UUID
 
 from profiler_hub_kit.outbox import MAX_EVENT_BYTES, SCHEMA, outbox_row
 from pydantic import BaseModel
@@ -35,18 +36,22 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
     func,
     insert,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-__all__ = ["MAX_EVENT_BYTES", "SCHEMA", "enqueue", "outbox", "outbox_row"]
+from producers.publisher import Token
+
+__all__ = ["MAX_EVENT_BYTES", "SCHEMA", "enqueue", "outbox", "outbox_row", "position_of"]
 
 metadata = MetaData()
 
@@ -60,12 +65,17 @@ outbox = Table(
     Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
+    # Where the relay's publish landed, with `topic`: the row's consistency token.
+    Column("sent_partition", Integer, nullable=True),
+    Column("sent_offset", BigInteger, nullable=True),
     schema=SCHEMA,
 )
 # The relay's only query walks pending rows in id order; sent rows never slow it down.
 Index("outbox_pending", outbox.c.id, postgresql_where=outbox.c.sent_at.is_(None))
 # Pruning walks sent rows oldest first.
 Index("outbox_sent", outbox.c.sent_at, postgresql_where=outbox.c.sent_at.is_not(None))
+# `position_of`: an event's token by its id.
+Index("outbox_event_id", outbox.c.headers["event_id"].astext)
 
 
 def enqueue(conn_or_session: Any, event: BaseModel, topic: str) -> Awaitable[None] | None:
@@ -83,6 +93,17 @@ def enqueue(conn_or_session: Any, event: BaseModel, topic: str) -> Awaitable[Non
 
 async def _execute_async(target: AsyncConnection | AsyncSession, statement: Any) -> None:
     await target.execute(statement)
+
+
+async def position_of(conn: AsyncConnection, event_id: str | UUID) -> Token | None:
+    """The consistency token of the event `event_id` (where the relay published it), or None
+    while it is pending (or unknown, or pruned). Pass `str(token)` to the read API as
+    `Hub-Min-Position` to read a projection that includes the event."""
+    row = (await conn.execute(
+        select(outbox.c.topic, outbox.c.sent_partition, outbox.c.sent_offset).where(
+            outbox.c.headers["event_id"].astext == str(event_id),
+            outbox.c.sent_offset.is_not(None)))).first()
+    return None if row is None else Token(row.topic, row.sent_partition, row.sent_offset)
 
 
 async def install(database_url: str) -> None:

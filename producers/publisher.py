@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -20,6 +21,24 @@ Headers = list[tuple[str, bytes]]
 # framing, so the producer's request cap leaves room above that. (The broker's own
 # `message.max.bytes` must be at least as large for a 1 MiB value to be accepted.)
 DEFAULT_MAX_REQUEST_SIZE = 1_048_576 + 65_536
+
+
+@dataclass(frozen=True)
+class Token:
+    """A consistency token: where an acknowledged record landed. `str(token)` is the
+    `topic:partition:offset` the read API takes as `Hub-Min-Position`, to answer only once the
+    projection has applied that record."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @classmethod
+    def of(cls, metadata: RecordMetadata) -> Token:
+        return cls(metadata.topic, metadata.partition, metadata.offset)
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
 
 
 class PublishError(RuntimeError):
@@ -144,6 +163,12 @@ class Publisher:
             topic, value=value, key=key.encode("utf-8"), headers=headers or []
         )
         return await future
+
+    async def publish_token(
+        self, topic: str, key: str, value: bytes, headers: Headers | None = None
+    ) -> Token:
+        """`publish`, returning the record's consistency token (read-your-writes)."""
+        return Token.of(await self.publish(topic, key, value, headers))
 
     async def publish_many(self, items: Iterable[tuple[str, str, bytes]]) -> int:
         """Publishes `(topic, key, value)` records in order; returns how many were acknowledged.

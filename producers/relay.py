@@ -42,7 +42,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, start_http_server
-from sqlalchemy import Select, delete, extract, func, literal_column, select, text, update
+from sqlalchemy import Select, TextClause, delete, extract, func, literal_column, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from hub.settings import Settings
 from hub.streaming.faults import backoff_seconds, is_transient
 from producers.outbox import outbox
-from producers.publisher import EventPublisher, Publisher, PublishError
+from producers.publisher import EventPublisher, Publisher, PublishError, Token
 
 log = logging.getLogger(__name__)
 
@@ -208,38 +208,53 @@ def in_key_order(rows: Iterable[Pending]) -> dict[str, list[Pending]]:
     return by_key
 
 
-async def publish_in_order(publisher: EventPublisher, by_key: dict[str, list[Pending]]) -> None:
+async def publish_in_order(publisher: EventPublisher,
+                           by_key: dict[str, list[Pending]]) -> dict[int, Token]:
     """Publishes each key's rows one after another (each acknowledged before the next), keys
-    side by side; raises `PublishError` once every key has settled if any publish failed."""
+    side by side; returns each published row's consistency token by row id; raises
+    `PublishError` once every key has settled if any publish failed."""
+    tokens: dict[int, Token] = {}
 
     async def one_key(rows: Sequence[Pending]) -> None:
         for row in rows:
             headers = [(name, value.encode()) for name, value in row.headers.items()]
-            await publisher.publish(row.topic, row.key, row.value, headers)
+            metadata = await publisher.publish(row.topic, row.key, row.value, headers)
+            if metadata is not None:  # a test double may acknowledge without a position
+                tokens[row.id] = Token.of(metadata)
 
     outcomes = await asyncio.gather(*(one_key(rs) for rs in by_key.values()),
                                     return_exceptions=True)
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors:
         raise PublishError(errors, len(by_key)) from errors[0]
+    return tokens
 
 
 async def relay_batch(engine: AsyncEngine, publisher: EventPublisher, limit: int) -> int:
-    """One transaction: lock keys, claim up to `limit` of their rows, publish, mark them sent;
-    returns how many rows it published."""
+    """One transaction: lock keys, claim up to `limit` of their rows, publish, mark them sent
+    with where each landed (its consistency token, `producers.outbox.position_of`); returns
+    how many rows it published."""
     async with engine.begin() as conn:
         keys = set((await conn.execute(lock_keys(limit))).scalars())
         if not keys:
             return 0
         rows = [Pending(*r) for r in (await conn.execute(claim(keys, limit))).all()]
-        await publish_in_order(publisher, in_key_order(rows))
+        tokens = await publish_in_order(publisher, in_key_order(rows))
         if rows:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(sent_at=func.now())
-            )
+            await conn.execute(mark_sent(), {
+                "ids": [row.id for row in rows],
+                "partitions": [getattr(tokens.get(row.id), "partition", None) for row in rows],
+                "offsets": [getattr(tokens.get(row.id), "offset", None) for row in rows]})
         return len(rows)
+
+
+def mark_sent() -> TextClause:
+    """Every claimed row sent, with its partition and offset: one statement for the batch."""
+    return text(
+        f"UPDATE {outbox.fullname} AS o SET sent_at = now(), sent_partition = s.sent_partition, "
+        "sent_offset = s.sent_offset FROM unnest(CAST(:ids AS bigint[]), CAST(:partitions AS "
+        "integer[]), CAST(:offsets AS bigint[])) AS s(row_id, sent_partition, sent_offset) "
+        "WHERE o.id = s.row_id")
 
 
 async def _refresh_figures(engine: AsyncEngine, name: str) -> None:

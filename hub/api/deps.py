@@ -16,8 +16,13 @@ from hub.api.auth import Principal, current_principal
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.engine.connect() as conn:
-        request.state.connection = conn  # `enforce` records a refusal on it
+    state = request.app.state
+    read_engine = getattr(state, "read_engine", state.engine)  # without the lifespan: one
+    async with read_engine.connect() as conn:
+        if read_engine is state.engine:
+            request.state.connection = conn  # `enforce` records a refusal on it
+        # On a replica (read-only) `enforce` records on a primary connection of its own: another
+        # pool than the one this request holds, so it cannot wait on itself.
         yield conn
 
 
@@ -82,7 +87,7 @@ async def enforce(request: Request, decision: Decision, caller: Principal, resou
     conn = getattr(request.state, "connection", None)
     if conn is not None:
         recorded = await record_denial(conn, denial)
-    else:  # the endpoint holds no pooled connection, so taking one cannot deadlock
+    else:  # no pooled primary connection held here, so taking one cannot deadlock
         async with request.app.state.engine.connect() as own:
             recorded = await record_denial(own, denial)
     if not recorded:

@@ -1,4 +1,5 @@
-"""uvicorn's HTTP protocol with a deadline on reading a request's headers.
+"""uvicorn's HTTP protocols with a deadline on reading a request's headers, and the server
+options `hub api` runs with.
 
 uvicorn has no header-read timeout: `timeout_keep_alive` runs only between requests and is
 cancelled by the first byte received, and a fresh connection has no timer at all, so a client
@@ -6,10 +7,15 @@ that opens connections and trickles a request line a byte at a time holds each o
 (slowloris). h11's `max_incomplete_event_size` caps the bytes of unfinished headers, not their
 time, and `limit_concurrency` only answers 503 once the slow clients hold every slot.
 
-This protocol arms a deadline when a connection opens and when the first byte of a later
-request arrives, disarms it once h11 has parsed the request's headers, and closes the connection
+These protocols arm a deadline when a connection opens and when the first byte of a later
+request arrives, disarm it once the request's headers are parsed, and close the connection
 when it passes. Bodies and responses are not bounded by it: a slow download is not an attack on
 the header parser, and the API's requests carry no body.
+
+`hub api` serves with httptools (llhttp, C) on uvloop: h11 is pure Python and its parsing was
+the largest cost of a request after the application's own (py-spy, README "Benchmarks"). The
+httptools protocol gets the same deadline, and the cap on unfinished header bytes that h11
+applies itself (`max_incomplete_event_size`, 16 KiB) and llhttp does not.
 """
 
 from __future__ import annotations
@@ -19,12 +25,24 @@ import logging
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger("hub.api")
 
+MAX_HEADER_BYTES = 16 * 1024  # h11's default max_incomplete_event_size
+
+
+def configured_header_timeout() -> float:
+    """HUB_API_HEADER_TIMEOUT_SECONDS. Read in the serving process itself: uvicorn's workers
+    import the protocol class by name, so a value set on a class in the parent would not
+    reach them."""
+    from hub.settings import get_settings
+
+    return get_settings().api_header_timeout_seconds
+
 
 class HeaderTimeoutH11Protocol(H11Protocol):
-    header_timeout: float = 10.0
+    header_timeout: float | None = None  # None: configured_header_timeout()
     _header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -45,6 +63,8 @@ class HeaderTimeoutH11Protocol(H11Protocol):
 
     def _arm_header_deadline(self) -> None:
         self._disarm_header_deadline()
+        if type(self).header_timeout is None:
+            type(self).header_timeout = configured_header_timeout()
         self._header_deadline = self.loop.call_later(self.header_timeout, self._header_timed_out)
 
     def _disarm_header_deadline(self) -> None:
@@ -60,6 +80,73 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def h11_with_header_timeout(seconds: float) -> type[H11Protocol]:
-    """The protocol class to pass as uvicorn's `http=`, closing after `seconds` without headers."""
-    return type("H11WithHeaderTimeout", (HeaderTimeoutH11Protocol,), {"header_timeout": seconds})
+class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+    """The same deadline for httptools: armed when the connection opens and when llhttp starts
+    a message (its first byte), disarmed when its headers are complete. While it is armed the
+    bytes received are counted, and a connection whose request headers are still incomplete
+    past MAX_HEADER_BYTES is closed."""
+
+    header_timeout: float | None = None  # None: configured_header_timeout()
+    _header_deadline: asyncio.TimerHandle | None = None
+    _header_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_deadline is not None:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        # As h11 does: what counts is what is still unparsed, so a large request whose headers
+        # complete within the bytes received passes; one still incomplete past the cap does not.
+        if self._header_deadline is not None and self._header_bytes > MAX_HEADER_BYTES:
+            log.info("closed a connection whose request headers passed %d bytes",
+                     MAX_HEADER_BYTES, extra={"client": self.client})
+            self._disarm_header_deadline()
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        if self._header_deadline is None:  # a later request on a kept-alive connection
+            self._arm_header_deadline()
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_deadline()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        self._disarm_header_deadline()
+        if type(self).header_timeout is None:
+            type(self).header_timeout = configured_header_timeout()
+        self._header_bytes = 0
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._header_timed_out)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _header_timed_out(self) -> None:
+        self._header_deadline = None
+        if not self.transport.is_closing():
+            log.info("closed a connection whose request headers took over %s s",
+                     self.header_timeout, extra={"client": self.client})
+            self.transport.close()
+
+
+def uvicorn_options() -> dict:
+    """The server options of `hub api`, shared by `bench/anchor_api.py` so that the benchmark
+    compares applications, not servers. Protocols by name: uvicorn's worker processes import
+    them (a class built at run time would not travel to them)."""
+    return {
+        # uvloop and httptools (llhttp): with asyncio's selector loop and h11, socket writes and
+        # pure-Python parsing took ~35% of a request's CPU (py-spy).
+        "loop": "uvloop",
+        # uvicorn bounds no header read; this protocol closes a slow one (see above).
+        "http": "hub.api.server:HeaderTimeoutHttpToolsProtocol",
+    }

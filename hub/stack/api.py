@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hub.stack import kafka, postgres
@@ -266,3 +268,38 @@ def postgres_restart(mode: str = "fast", layout: StackLayout | None = None) -> S
     with stack_lock(layout.lock_file):
         postgres_stop(mode=mode, layout=layout)
         return postgres_start(layout=layout)
+
+
+@dataclass(frozen=True)
+class Standby:
+    """A streaming hot standby of the stack's PostgreSQL (see `standby`)."""
+
+    port: int
+    data_dir: Path
+
+    def database_url(self, primary_url: str) -> str:
+        """`primary_url` (any database of the primary) pointed at this standby."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(primary_url).set(port=self.port).render_as_string(hide_password=False)
+
+
+@contextmanager
+def standby(primary_url: str, layout: StackLayout | None = None) -> Iterator[Standby]:
+    """A streaming replica of the PostgreSQL at `primary_url` (pg_basebackup -R, its own free
+    port, its data under `.stack/pg-standby-<port>`), stopped and deleted on exit."""
+    from sqlalchemy.engine import make_url
+
+    from hub.stack.ports import free_port
+
+    layout = layout or StackLayout.for_project()
+    bindir, user = ensure_bindir(), service_user()
+    port = free_port()
+    data_dir = layout.root / f"pg-standby-{port}" / "data"
+    primary_port = make_url(primary_url).port or 5432
+    try:
+        postgres.start_standby(primary_port, data_dir, port, bindir, user)
+        yield Standby(port, data_dir)
+    finally:
+        postgres.stop_standby(data_dir, bindir, user)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)

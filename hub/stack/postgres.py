@@ -178,3 +178,55 @@ def stop(
     else:
         stop_group(pid, 10, hard=True)
     return pid
+
+
+# --- a streaming standby of a running primary (read replicas; tests/integration) -------------
+
+
+def start_standby(primary_port: int, data_dir: Path, port: int, bindir: Path,
+                  user: pwd.struct_passwd | None) -> int:
+    """Copy the primary on `primary_port` with `pg_basebackup -R` (a standby.signal and the
+    primary's conninfo; WAL streamed during the copy) into `data_dir`, give the copy its own
+    port, and start it as a hot standby; returns its postmaster pid. The primary needs
+    nothing special: the stack's trust authentication allows replication on loopback and
+    PostgreSQL's defaults (wal_level replica, max_wal_senders 10) allow a sender."""
+    if not port_is_free(port):
+        raise StackError(f"standby port {port} is taken by another process")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    chown_tree(data_dir.parent, user)
+    make_traversable(data_dir.parent, user)
+    argv = [str(bindir / "pg_basebackup"), "-h", LOOPBACK, "-p", str(primary_port), "-U", ROLE,
+            "-D", str(data_dir), "-R", "-X", "stream", "-c", "fast", "--no-sync"]
+    run(as_user(argv, user), "pg_basebackup", cwd=data_dir.parent, env=server_env(),
+        timeout=600)
+    # The copy holds the primary's hub.conf (its port and socket dir): this one's own instead.
+    (data_dir / "hub.conf").write_text(render_postgres_conf(port, None))
+    log = data_dir.parent / f"{data_dir.name}.log"
+    log.touch()
+    chown_tree(data_dir.parent, user)
+    argv = [str(bindir / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-w", "-t", "60",
+            "start"]
+    try:
+        run(as_user(argv, user), "pg_ctl start (standby)", cwd=data_dir.parent,
+            env=server_env(), timeout=90)
+    except StackError as exc:
+        raise StackError(f"{exc}\nlog {log}:\n{log_tail(log)}") from exc
+    pid = read_pid(data_dir / "postmaster.pid")
+    if pid is None or not process_alive(pid, str(data_dir)):
+        raise StackError(f"pg_ctl reported success but no standby runs; see {log}")
+    return pid
+
+
+def stop_standby(data_dir: Path, bindir: Path, user: pwd.struct_passwd | None) -> None:
+    """Stop the standby in `data_dir` (fast) and delete it."""
+    pid = read_pid(data_dir / "postmaster.pid")
+    if pid is not None and process_alive(pid, str(data_dir)):
+        argv = [str(bindir / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "-t", "60",
+                "stop"]
+        run(as_user(argv, user), "pg_ctl stop (standby)", cwd=data_dir.parent,
+            env=server_env(), timeout=90, check=False)
+        if not wait_for(lambda: not group_alive(pid), 10):
+            stop_group(pid, 10, hard=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    (data_dir.parent / f"{data_dir.name}.log").unlink(missing_ok=True)

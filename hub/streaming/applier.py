@@ -27,6 +27,7 @@ from hub import metrics
 from hub.settings import Settings
 from hub.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
 from hub.streaming.faults import backoff_seconds, is_transient
+from hub.streaming.notify import notify_positions
 from hub.streaming.projection import Projection
 from hub.streaming.records import Record
 from hub.streaming.setsql import insert_rows, unnest_insert
@@ -269,6 +270,7 @@ class BatchApplier:
                 for (t, p), o in newest.items()
             ],
         )
+        await notify_positions(conn, self.projection.name)  # read-your-writes waiters
 
     async def stored_positions(self) -> dict[tuple[str, int], int]:
         positions = self.projection.positions

@@ -37,6 +37,17 @@ INSERT_SQL = (
     "VALUES (%s, %s, %s, %s::jsonb) RETURNING id"
 )
 DROP_SQL = f"DROP TABLE IF EXISTS {TABLE}"
+DROP_POSITION_SQL = (
+    f"DROP INDEX IF EXISTS {SCHEMA}.outbox_event_id; "
+    f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS sent_offset; "
+    f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS sent_partition"
+)
+# Where the relay published an event: the consistency token of the hub's read API
+# (`Hub-Min-Position: topic:partition:offset`); no row until it is sent.
+POSITION_SQL = (
+    f"SELECT topic, sent_partition, sent_offset FROM {TABLE} "  # noqa: S608 (a constant)
+    "WHERE headers ->> 'event_id' = %s AND sent_offset IS NOT NULL"
+)
 
 
 def ddl() -> str:

@@ -126,3 +126,14 @@ def test_figures_of_an_unexpected_shape_are_a_note_not_a_crash():
     table = report.render({"machine": {"cpus": 2, "cpu_model": "x"},
                            "benchmarks": {"write_path": entry}})
     assert "figures not understood" in table
+
+
+def test_api_goals_hold_single_learner_reads_to_rate_and_tail_lists_to_rate_only():
+    fast = {"rps_ratio": 0.8, "p99_ratio": 1.5}
+    slow_tail = {"rps_ratio": 0.8, "p99_ratio": 2.5}
+    half = {"rps_ratio": 0.55, "p99_ratio": 4.0}
+    assert report.api_verdict("difficulty", fast)[1] is True
+    assert report.api_verdict("difficulty", slow_tail)[1] is False
+    assert report.api_verdict("mentee_results", half)[1] is False
+    assert report.api_verdict("cohort_analytics", half)[1] is True
+    assert report.api_verdict("talent_matches", {"rps_ratio": 0.4, "p99_ratio": 1.0})[1] is False

@@ -11,16 +11,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.responses import Response
 
 from consumers.analytics import tables
 from consumers.analytics.decide import COHORT, ENTERPRISE
 from hub.api.access import Decision
 from hub.api.auth import Principal
 from hub.api.deps import Caller, Conn, enforce
+from hub.api.freshness import Fresh, answer, projection_read
 from hub.api.routes import skill_gaps
 from hub.api.routes.analytics import (
     ERRORS,
@@ -33,6 +36,7 @@ from hub.api.routes.analytics import (
 )
 
 router = APIRouter(prefix="/api/v1/profiler/admin", tags=["analytics"])
+FreshRead = Annotated[Fresh, Depends(projection_read("analytics"))]
 
 ADMIN_ROLES = frozenset({"cohort_admin", "enterprise_admin", "platform_admin"})
 
@@ -119,7 +123,7 @@ def _by_scope(rows: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]
     summary="The cohorts and enterprises whose analytics the caller may read",
     responses={**ERRORS, 403: {"description": "no cohort, enterprise or platform admin role"}},
 )
-async def admin_groups(request: Request, caller: Caller, conn: Conn) -> AdminGroupsOut:
+async def admin_groups(request: Request, caller: Caller, fresh: FreshRead, conn: Conn) -> Response:
     await enforce(request, may_list_groups(caller), caller, resource_of(request))
     conn = await snapshot(conn)
     t, p = tables.group_totals, tables.placements
@@ -132,7 +136,7 @@ async def admin_groups(request: Request, caller: Caller, conn: Conn) -> AdminGro
     ):
         placed[cohort_id][enterprise_id] = learners
     mine = visible_groups(caller, Groups(scopes[COHORT], scopes[ENTERPRISE], placed))
-    return AdminGroupsOut(
+    return answer(AdminGroupsOut(
         user_id=caller.user_id,
         roles=sorted(caller.roles),
         enterprises=[EnterpriseEntry(enterprise_id=e, learners=n)
@@ -142,4 +146,4 @@ async def admin_groups(request: Request, caller: Caller, conn: Conn) -> AdminGro
                  for c, n in mine.cohorts.items()],
         freshness=await freshness(conn),
         skill_gaps_freshness=await skill_gaps.freshness(conn),
-    )
+    ), fresh)

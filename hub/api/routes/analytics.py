@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
 
 from consumers.analytics import tables
 from consumers.analytics.decide import (
@@ -33,8 +34,10 @@ from consumers.analytics.decide import (
 from hub.api.access import Decision
 from hub.api.auth import Principal
 from hub.api.deps import Caller, Conn, enforce
+from hub.api.freshness import Fresh, answer, projection_read
 
 router = APIRouter(prefix="/api/v1/profiler/admin", tags=["analytics"])
+FreshRead = Annotated[Fresh, Depends(projection_read("analytics"))]
 
 ENTERPRISE_READERS = frozenset({"enterprise_admin", "platform_admin"})
 
@@ -233,8 +236,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                404: {"description": "no learner and no valid session names the cohort"}},
 )
 async def cohort_analytics(
-    request: Request, caller: Caller, conn: Conn, cohort_id: GroupId
-) -> CohortAnalyticsOut:
+    request: Request, caller: Caller, fresh: FreshRead, conn: Conn, cohort_id: GroupId
+) -> Response:
     conn = await snapshot(conn)
     row = await _totals(conn, COHORT, cohort_id)
     members = CohortMembers(row["learners"] if row else 0, await placed(conn, cohort_id))
@@ -243,8 +246,8 @@ async def cohort_analytics(
     found = await _report(conn, COHORT, cohort_id, row)
     if found is None:
         raise HTTPException(404, detail=f"no analytics for cohort {cohort_id}")
-    return CohortAnalyticsOut(cohort_id=cohort_id, enterprise_ids=members.enterprise_ids,
-                              freshness=await freshness(conn), **asdict(found))
+    return answer(CohortAnalyticsOut(cohort_id=cohort_id, enterprise_ids=members.enterprise_ids,
+                              freshness=await freshness(conn), **asdict(found)), fresh)
 
 
 @router.get(
@@ -258,9 +261,10 @@ async def cohort_analytics(
 async def enterprise_analytics(
     request: Request,
     caller: Caller,
+    fresh: FreshRead,
     conn: Conn,
     enterprise_id: EnterpriseQuery = None,
-) -> EnterpriseAnalyticsOut:
+) -> Response:
     target = enterprise_target(caller, enterprise_id)
     await enforce(request, may_read_enterprise(caller, target), caller, resource_of(request))
     assert target is not None  # refused above otherwise
@@ -273,9 +277,9 @@ async def enterprise_analytics(
         select(p.c.cohort_id, p.c.learners).where(p.c.enterprise_id == target)
         .order_by(p.c.cohort_id)
     )
-    return EnterpriseAnalyticsOut(
+    return answer(EnterpriseAnalyticsOut(
         enterprise_id=target,
         cohorts=[CohortLearners(cohort_id=c, learners=n) for c, n in cohorts],
         freshness=await freshness(conn),
         **asdict(found),
-    )
+    ), fresh)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
+from starlette.responses import Response
 
 from consumers.recipes.queries import talent_matches
 from consumers.recipes.talent import (
@@ -23,8 +24,10 @@ from consumers.recipes.talent import (
 from hub.api.access import Decision
 from hub.api.auth import Principal
 from hub.api.deps import Caller, Conn, enforce
+from hub.api.freshness import Fresh, answer, projection_read
 
 router = APIRouter(prefix="/api/v1/marketplace", tags=["marketplace"])
+FreshRead = Annotated[Fresh, Depends(projection_read("recipes"))]
 
 # Past these the database cannot take the value (bigint OFFSET, numeric scale): refuse with
 # 400 rather than fail with 500. No search has ten million matches to page through.
@@ -120,6 +123,7 @@ def talent_scope(caller: Principal) -> tuple[Decision, str | None]:
 async def talent_matches_profiler(
     request: Request,
     caller: Caller,
+    fresh: FreshRead,
     conn: Conn,
     skill: Annotated[
         list[SkillTerm],
@@ -131,16 +135,16 @@ async def talent_matches_profiler(
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Matches to skip.")
     ] = 0,
-) -> TalentMatchesOut:
+) -> Response:
     decision, enterprise_id = talent_scope(caller)
     await enforce(request, decision, caller, f"{request.url.path}?{request.url.query}")
     filters = cast(list[SkillFilter], skill)  # `SkillTerm` validation parsed each term
     page = await talent_matches(conn, filters, enterprise_id, limit, offset)
-    return TalentMatchesOut(
+    return answer(TalentMatchesOut(
         skills=[SkillTermOut(skill=f.skill, min_score=float(f.min_score)) for f in filters],
         scope_enterprise_id=enterprise_id,
         total=page.total,
         limit=limit,
         offset=offset,
         items=[TalentMatchOut(**asdict(m)) for m in page.matches],
-    )
+    ), fresh)

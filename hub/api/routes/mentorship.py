@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
 
 from consumers.lifecycle import Session
 from consumers.mentorship import tables
@@ -23,9 +24,11 @@ from consumers.mentorship.decide import (
 from hub.api.access import Decision, Placement, admin_over
 from hub.api.auth import Principal
 from hub.api.deps import Caller, Conn, enforce, is_active_mentor
+from hub.api.freshness import Fresh, answer, projection_read
 from hub.catalog_store import active_catalog
 
 router = APIRouter(prefix="/api/v1/profiler", tags=["mentorship"])
+FreshRead = Annotated[Fresh, Depends(projection_read("mentorship"))]
 
 MenteeIdPath = Annotated[str, Path(min_length=1, max_length=64, description="The mentee.")]
 
@@ -174,8 +177,8 @@ class MenteeResultsOut(BaseModel):
                400: {"description": "invalid mentee_id"}},
 )
 async def results(
-    request: Request, caller: Caller, conn: Conn, mentee_id: MenteeIdPath
-) -> MenteeResultsOut:
+    request: Request, caller: Caller, fresh: FreshRead, conn: Conn, mentee_id: MenteeIdPath
+) -> Response:
     s, d = tables.sessions, tables.invalidation_details
     sessions = [
         Session(row["session_id"], row["completed_at"], row["occurred_at"],
@@ -196,7 +199,7 @@ async def results(
                   request.url.path)
     if not sessions and not await _has_assignment(conn, mentee_id):
         raise HTTPException(404, detail=f"no profiler results or mentors for {mentee_id}")
-    return MenteeResultsOut.from_results(mentee_id, found)
+    return answer(MenteeResultsOut.from_results(mentee_id, found), fresh)
 
 
 async def _has_assignment(conn: AsyncConnection, mentee_id: str) -> bool:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.responses import Response
 
 from consumers.missions import tables
 from consumers.missions.decide import DEFAULT_DIFFICULTY
 from hub.api.access import Placement
 from hub.api.deps import Caller, Conn, UserIdParam, authorize_learner
+from hub.api.freshness import Fresh, answer, projection_read
 
 router = APIRouter(prefix="/api/v1/missions", tags=["missions"])
+FreshRead = Annotated[Fresh, Depends(projection_read("missions"))]
 
 
 class DifficultyOut(BaseModel):
@@ -48,8 +51,8 @@ class DifficultyOut(BaseModel):
                400: {"description": "invalid user_id"}},
 )
 async def difficulty(
-    request: Request, caller: Caller, conn: Conn, user_id: UserIdParam = None
-) -> DifficultyOut:
+    request: Request, caller: Caller, fresh: FreshRead, conn: Conn, user_id: UserIdParam = None
+) -> Response:
     learner = user_id or caller.user_id
     t = tables.difficulty
     row = (
@@ -58,8 +61,8 @@ async def difficulty(
     placement = Placement(row["cohort_id"], row["enterprise_id"]) if row else Placement()
     await authorize_learner(request, conn, caller, learner, placement)
     if row is None:
-        return DifficultyOut(user_id=learner, difficulty=DEFAULT_DIFFICULTY, source="default",
-                             fallback=True)
-    return DifficultyOut(user_id=learner, difficulty=row["difficulty"], source="profiler",
-                         fallback=False, session_id=row["session_id"],
-                         completed_at=row["completed_at"])
+        return answer(DifficultyOut(user_id=learner, difficulty=DEFAULT_DIFFICULTY,
+                                    source="default", fallback=True), fresh)
+    return answer(DifficultyOut(user_id=learner, difficulty=row["difficulty"], source="profiler",
+                                fallback=False, session_id=row["session_id"],
+                                completed_at=row["completed_at"]), fresh)

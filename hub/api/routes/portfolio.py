@@ -7,17 +7,20 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
 
 from consumers.portfolio import tables
 from hub.api.access import Placement
 from hub.api.auth import Principal
 from hub.api.deps import Caller, Conn, UserIdParam, authorize_learner
+from hub.api.freshness import Fresh, answer, projection_read
 
 router = APIRouter()
+FreshRead = Annotated[Fresh, Depends(projection_read("portfolio"))]
 
 SESSION = "0b6f3c1e-8a8e-4b7a-9a57-2f0e6d1c8a44"
 ITEM = "3f1d2c4b-5a6e-5f70-8a9b-0c1d2e3f4a5b"
@@ -140,15 +143,15 @@ async def authorized_statement(
     responses={**COMMON, **NOT_YET},
 )
 async def value_statement(
-    request: Request, caller: Caller, conn: Conn, user_id: UserIdParam = None
-) -> ValueStatementOut:
+    request: Request, caller: Caller, fresh: FreshRead, conn: Conn, user_id: UserIdParam = None
+) -> Response:
     learner, row = await authorized_statement(request, conn, caller, user_id)
-    return ValueStatementOut(
+    return answer(ValueStatementOut(
         user_id=learner, profiler_session_id=row["profiler_session_id"],
         statement=row["statement"], core_values=row["core_values"],
         motivation=row["motivation"], impact_goal=row["impact_goal"], track=row["track"],
         completed_at=row["created_at"],
-    )
+    ), fresh)
 
 
 @router.get(
@@ -159,17 +162,17 @@ async def value_statement(
     responses={**COMMON, **NOT_YET},
 )
 async def leadership_identity(
-    request: Request, caller: Caller, conn: Conn, user_id: UserIdParam = None
-) -> LeadershipIdentityOut:
+    request: Request, caller: Caller, fresh: FreshRead, conn: Conn, user_id: UserIdParam = None
+) -> Response:
     learner, row = await authorized_statement(request, conn, caller, user_id)
-    return LeadershipIdentityOut(
+    return answer(LeadershipIdentityOut(
         user_id=learner, track=row["track"], core_values=row["core_values"],
         motivation=row["motivation"], impact_goal=row["impact_goal"],
         value_statement=SeedStatement(
             item_id=row["item_id"], profiler_session_id=row["profiler_session_id"],
             statement=row["statement"], completed_at=row["created_at"],
         ),
-    )
+    ), fresh)
 
 
 @router.get(
@@ -185,12 +188,13 @@ async def leadership_identity(
 async def portfolio_items(
     request: Request,
     caller: Caller,
+    fresh: FreshRead,
     conn: Conn,
     user_id: UserIdParam = None,
     include_withdrawn: Annotated[
         bool, Query(description="Also list items whose session was invalidated.")
     ] = False,
-) -> PortfolioItemsOut:
+) -> Response:
     learner = user_id or caller.user_id
     placement, _ = await current_statement(conn, learner)
     await authorize_learner(request, conn, caller, learner, placement)
@@ -201,11 +205,11 @@ async def portfolio_items(
     rows = (await conn.execute(
         query.order_by(t.c.created_at.desc(), t.c.profiler_session_id.desc())
     )).mappings()
-    return PortfolioItemsOut(user_id=learner, items=[
+    return answer(PortfolioItemsOut(user_id=learner, items=[
         PortfolioItemOut(
             item_id=r["item_id"], profiler_session_id=r["profiler_session_id"],
             title=r["title"], statement=r["statement"], status=r["status"],
             created_at=r["created_at"], withdrawn_at=r["withdrawn_at"],
         )
         for r in rows
-    ])
+    ]), fresh)

@@ -10,16 +10,19 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from consumers.recipes.queries import load_profile
 from consumers.recipes.recommend import RANKING_RULE, recommend
 from hub.api.access import Placement
 from hub.api.deps import Caller, Conn, UserIdParam, authorize_learner
+from hub.api.freshness import Fresh, answer, projection_read
 from hub.catalog_store import active_catalog
 
 router = APIRouter(prefix="/api/v1/recipes", tags=["recipes"])
+FreshRead = Annotated[Fresh, Depends(projection_read("recipes"))]
 
 
 class GapOut(BaseModel):
@@ -92,16 +95,17 @@ class RecommendationsOut(BaseModel):
 async def profiler_recommendations(
     request: Request,
     caller: Caller,
+    fresh: FreshRead,
     conn: Conn,
     user_id: UserIdParam = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Most recipes to return.")] = 10,
-) -> RecommendationsOut:
+) -> Response:
     learner = user_id or caller.user_id
     profile = await load_profile(conn, learner)
     placement = Placement(profile.cohort_id, profile.enterprise_id) if profile else Placement()
     await authorize_learner(request, conn, caller, learner, placement)
     result = recommend(await active_catalog(conn), profile, limit)
-    return RecommendationsOut(
+    return answer(RecommendationsOut(
         user_id=learner,
         difficulty=result.difficulty,
         source=result.source,
@@ -115,4 +119,4 @@ async def profiler_recommendations(
         recipes=[RecipeOut(id=r.recipe.id, title=r.recipe.title, level=r.recipe.level,
                            skill_codes=list(r.recipe.skill_codes), score=r.score,
                            covers=list(r.covers)) for r in result.recipes],
-    )
+    ), fresh)

@@ -20,15 +20,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Numeric, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
 
 from consumers.recipes import tables as recipes
 from consumers.recipes.catalog import DEFAULT_TARGET, Catalog, exact
 from hub.api.deps import Caller, Conn, enforce
+from hub.api.freshness import Fresh, answer, projection_read
 from hub.api.routes.analytics import (
     ERRORS,
     CohortMembers,
@@ -44,6 +46,7 @@ from hub.api.routes.analytics import (
 from hub.catalog_store import active_catalog
 
 router = APIRouter(prefix="/api/v1/profiler/admin", tags=["analytics"])
+FreshRead = Annotated[Fresh, Depends(projection_read("recipes"))]
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Largest gaps first; at most this many.")]
 
@@ -146,9 +149,9 @@ async def freshness(conn: AsyncConnection) -> datetime | None:
                404: {"description": "no current learner names the cohort"}},
 )
 async def cohort_skill_gaps(
-    request: Request, caller: Caller, conn: Conn,
+    request: Request, caller: Caller, fresh: FreshRead, conn: Conn,
     cohort_id: GroupId, limit: Limit = 10,
-) -> CohortSkillGapsOut:
+) -> Response:
     conn = await snapshot(conn)
     decision = may_read_cohort(caller, cohort_id, await cohort_members(conn, cohort_id))
     if decision.allowed:
@@ -158,9 +161,9 @@ async def cohort_skill_gaps(
     learners, sums = await _skill_sums(conn, catalog, recipes.profiles.c.cohort_id, cohort_id)
     if not learners:
         raise HTTPException(404, detail=f"no current learner in cohort {cohort_id}")
-    return CohortSkillGapsOut(cohort_id=cohort_id, catalog_version=catalog.version,
+    return answer(CohortSkillGapsOut(cohort_id=cohort_id, catalog_version=catalog.version,
                               learners=learners, gaps=largest_gaps(sums, limit),
-                              freshness=await freshness(conn))
+                              freshness=await freshness(conn)), fresh)
 
 
 @router.get(
@@ -172,10 +175,10 @@ async def cohort_skill_gaps(
                404: {"description": "no current learner names the enterprise"}},
 )
 async def enterprise_skill_gaps(
-    request: Request, caller: Caller, conn: Conn,
+    request: Request, caller: Caller, fresh: FreshRead, conn: Conn,
     enterprise_id: EnterpriseQuery = None,
     limit: Limit = 10,
-) -> EnterpriseSkillGapsOut:
+) -> Response:
     target = enterprise_target(caller, enterprise_id)
     await enforce(request, may_read_enterprise(caller, target), caller, resource_of(request))
     assert target is not None  # refused above otherwise
@@ -184,6 +187,6 @@ async def enterprise_skill_gaps(
     learners, sums = await _skill_sums(conn, catalog, recipes.profiles.c.enterprise_id, target)
     if not learners:
         raise HTTPException(404, detail=f"no current learner in enterprise {target}")
-    return EnterpriseSkillGapsOut(enterprise_id=target, catalog_version=catalog.version,
+    return answer(EnterpriseSkillGapsOut(enterprise_id=target, catalog_version=catalog.version,
                                   learners=learners, gaps=largest_gaps(sums, limit),
-                                  freshness=await freshness(conn))
+                                  freshness=await freshness(conn)), fresh)

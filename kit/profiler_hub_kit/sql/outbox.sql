@@ -1,7 +1,7 @@
 -- The transactional outbox of a producer (profiler_hub_kit). The one source of its DDL:
 -- Django's `migrate` (profiler_hub_kit.django) and `hub outbox install` run this file; the
--- hub's Alembic migrations (0009_outbox, 0012_outbox_pruning) build the same table, and
--- tests/integration/test_outbox_install.py compares the three catalogs.
+-- hub's Alembic migrations (0009_outbox, 0012_outbox_pruning, 0013_outbox_position) build the
+-- same table, and tests/integration/test_outbox_install.py compares the three catalogs.
 -- Idempotent: running it again changes nothing.
 CREATE SCHEMA IF NOT EXISTS hub_outbox;
 
@@ -21,3 +21,11 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON hub_outbox.outbox (id) WHERE sent_a
 
 -- The relay prunes sent rows older than its retention, oldest first, in small batches.
 CREATE INDEX IF NOT EXISTS outbox_sent ON hub_outbox.outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+-- Where the relay's publish landed (the acked record's partition and offset, with `topic`): the
+-- consistency token a reader passes to the hub's read API to read its own write
+-- (`Hub-Min-Position: topic:partition:offset`). Added by Alembic 0013_outbox_position and the
+-- kit's Django migration 0002; looked up by the event's id.
+ALTER TABLE hub_outbox.outbox ADD COLUMN IF NOT EXISTS sent_partition integer;
+ALTER TABLE hub_outbox.outbox ADD COLUMN IF NOT EXISTS sent_offset bigint;
+CREATE INDEX IF NOT EXISTS outbox_event_id ON hub_outbox.outbox ((headers ->> 'event_id'));
