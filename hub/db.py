@@ -11,9 +11,10 @@ def create_engine(settings: Settings, *, pool_size: int = 5, pre_ping: bool = Tr
                   max_overflow: int | None = None, autocommit: bool = False) -> AsyncEngine:
     """`pre_ping=False` for callers that retry a failed transaction anyway (the batch applier,
     the read API's reads): a dead pooled connection then fails the attempt and is replaced,
-    instead of every checkout costing a round trip. `autocommit`: no BEGIN/ROLLBACK round trips around a connection's statements (each is
-    its own transaction, as under READ COMMITTED anyway); `conn.begin()` and a connection's
-    own `isolation_level` still give a transaction where one is needed."""
+    instead of every checkout costing a round trip. `autocommit`: no BEGIN/ROLLBACK round
+    trips around a connection's statements (each is its own transaction, as under READ
+    COMMITTED anyway); `conn.begin()` and a connection's own `isolation_level` still give a
+    transaction where one is needed."""
     options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return create_async_engine(
         settings.database_url,
