@@ -41,10 +41,39 @@ def configured_header_timeout() -> float:
     return get_settings().api_header_timeout_seconds
 
 
-class HeaderTimeoutH11Protocol(H11Protocol):
+class HeaderDeadline:
+    """The deadline both protocols share; they call `_arm_header_deadline` when a request's
+    first byte (or the connection) arrives and `_disarm_header_deadline` once its headers are
+    parsed. Mixed in before the uvicorn protocol, whose `loop`, `transport` and `client` it
+    uses."""
+
     header_timeout: float | None = None  # None: configured_header_timeout()
     _header_deadline: asyncio.TimerHandle | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    client: tuple[str, int] | None
 
+    def _arm_header_deadline(self) -> None:
+        self._disarm_header_deadline()
+        timeout = type(self).header_timeout
+        if timeout is None:
+            timeout = type(self).header_timeout = configured_header_timeout()
+        self._header_deadline = self.loop.call_later(timeout, self._header_timed_out)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _header_timed_out(self) -> None:
+        self._header_deadline = None
+        if not self.transport.is_closing():
+            log.info("closed a connection whose request headers took over %s s",
+                     self.header_timeout, extra={"client": self.client})
+            self.transport.close()
+
+
+class HeaderTimeoutH11Protocol(HeaderDeadline, H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_header_deadline()
@@ -61,33 +90,13 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         self._disarm_header_deadline()
         super().connection_lost(exc)
 
-    def _arm_header_deadline(self) -> None:
-        self._disarm_header_deadline()
-        if type(self).header_timeout is None:
-            type(self).header_timeout = configured_header_timeout()
-        self._header_deadline = self.loop.call_later(self.header_timeout, self._header_timed_out)
 
-    def _disarm_header_deadline(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
-
-    def _header_timed_out(self) -> None:
-        self._header_deadline = None
-        if not self.transport.is_closing():
-            log.info("closed a connection whose request headers took over %s s",
-                     self.header_timeout, extra={"client": self.client})
-            self.transport.close()
-
-
-class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+class HeaderTimeoutHttpToolsProtocol(HeaderDeadline, HttpToolsProtocol):
     """The same deadline for httptools: armed when the connection opens and when llhttp starts
     a message (its first byte), disarmed when its headers are complete. While it is armed the
     bytes received are counted, and a connection whose request headers are still incomplete
     past MAX_HEADER_BYTES is closed."""
 
-    header_timeout: float | None = None  # None: configured_header_timeout()
-    _header_deadline: asyncio.TimerHandle | None = None
     _header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -120,23 +129,8 @@ class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _arm_header_deadline(self) -> None:
-        self._disarm_header_deadline()
-        if type(self).header_timeout is None:
-            type(self).header_timeout = configured_header_timeout()
         self._header_bytes = 0
-        self._header_deadline = self.loop.call_later(self.header_timeout, self._header_timed_out)
-
-    def _disarm_header_deadline(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
-
-    def _header_timed_out(self) -> None:
-        self._header_deadline = None
-        if not self.transport.is_closing():
-            log.info("closed a connection whose request headers took over %s s",
-                     self.header_timeout, extra={"client": self.client})
-            self.transport.close()
+        super()._arm_header_deadline()
 
 
 def uvicorn_options() -> dict:
