@@ -211,7 +211,7 @@ async def recommendations(caller: Principal, learner: str, conn) -> BaseModel | 
     from consumers.recipes.decide import Profile
     from consumers.recipes.queries import PROFILE_FIELDS
     from consumers.recipes.recommend import recommend
-    from hub.api.routes.recipes import GapOut, RecipeOut, RecommendationsOut
+    from hub.api.routes.recipes import RecommendationsOut
 
     rows = await conn.fetch(PROFILE_SQL, learner)
     profile = None
@@ -222,17 +222,7 @@ async def recommendations(caller: Principal, learner: str, conn) -> BaseModel | 
     if not await allowed(conn, caller, learner, placement):
         return None
     result = recommend(await active_catalog(conn), profile, 10)
-    return RecommendationsOut(
-        user_id=learner, difficulty=result.difficulty, source=result.source,
-        fallback=profile is None, track=profile.track if profile else None,
-        session_id=profile.session_id if profile else None,
-        completed_at=profile.completed_at if profile else None,
-        catalog_version=result.catalog_version,
-        gaps=[GapOut(skill=g.skill, score=g.score, target=g.target, gap=g.gap,
-                     recipe_skill_codes=list(g.recipe_skill_codes)) for g in result.gaps],
-        recipes=[RecipeOut(id=r.recipe.id, title=r.recipe.title, level=r.recipe.level,
-                           skill_codes=list(r.recipe.skill_codes), score=r.score,
-                           covers=list(r.covers)) for r in result.recipes])
+    return RecommendationsOut.of(learner, profile, result)
 
 
 async def mentee_results(caller: Principal, mentee_id: str, conn) -> BaseModel | None:

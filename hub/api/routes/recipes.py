@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from consumers.recipes.decide import Profile
 from consumers.recipes.queries import load_profile
-from consumers.recipes.recommend import RANKING_RULE, recommend
+from consumers.recipes.recommend import RANKING_RULE, Recommendations, recommend
 from hub.api.access import Placement
 from hub.api.deps import Caller, Conn, UserIdParam, authorize_learner
 from hub.api.freshness import Fresh, answer, projection_read
@@ -82,6 +83,26 @@ class RecommendationsOut(BaseModel):
         }
     }
 
+    @classmethod
+    def of(cls, learner: str, profile: Profile | None,
+           result: Recommendations) -> RecommendationsOut:
+        """The answer for `learner` (the route and the API's fast path build it alike)."""
+        return cls(
+            user_id=learner,
+            difficulty=result.difficulty,
+            source=result.source,
+            fallback=profile is None,
+            track=profile.track if profile else None,
+            session_id=profile.session_id if profile else None,
+            completed_at=profile.completed_at if profile else None,
+            catalog_version=result.catalog_version,
+            gaps=[GapOut(skill=g.skill, score=g.score, target=g.target, gap=g.gap,
+                         recipe_skill_codes=list(g.recipe_skill_codes)) for g in result.gaps],
+            recipes=[RecipeOut(id=r.recipe.id, title=r.recipe.title, level=r.recipe.level,
+                               skill_codes=list(r.recipe.skill_codes), score=r.score,
+                               covers=list(r.covers)) for r in result.recipes],
+        )
+
 
 @router.get(
     "/profiler-recommendations",
@@ -105,18 +126,4 @@ async def profiler_recommendations(
     placement = Placement(profile.cohort_id, profile.enterprise_id) if profile else Placement()
     await authorize_learner(request, conn, caller, learner, placement)
     result = recommend(await active_catalog(conn), profile, limit)
-    return answer(RecommendationsOut(
-        user_id=learner,
-        difficulty=result.difficulty,
-        source=result.source,
-        fallback=profile is None,
-        track=profile.track if profile else None,
-        session_id=profile.session_id if profile else None,
-        completed_at=profile.completed_at if profile else None,
-        catalog_version=result.catalog_version,
-        gaps=[GapOut(skill=g.skill, score=g.score, target=g.target, gap=g.gap,
-                     recipe_skill_codes=list(g.recipe_skill_codes)) for g in result.gaps],
-        recipes=[RecipeOut(id=r.recipe.id, title=r.recipe.title, level=r.recipe.level,
-                           skill_codes=list(r.recipe.skill_codes), score=r.score,
-                           covers=list(r.covers)) for r in result.recipes],
-    ), fresh)
+    return answer(RecommendationsOut.of(learner, profile, result), fresh)
