@@ -10,6 +10,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml alembic.ini ./
 COPY kit ./kit
+COPY toolkit ./toolkit
 COPY hub ./hub
 COPY consumers ./consumers
 COPY producers ./producers

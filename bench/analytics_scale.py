@@ -44,7 +44,7 @@ import api  # noqa: E402  (bench/api.py: API server, load, anchors)
 import asyncpg  # noqa: E402
 import replay  # noqa: E402  (bench/replay.py: databases)
 
-from hub.settings import Settings  # noqa: E402
+from toolkit.settings import Settings  # noqa: E402
 
 BATCH = 5000
 COHORTS = 40
@@ -123,9 +123,9 @@ async def matches_projection(conn: asyncpg.Connection) -> dict[str, int]:
 
 async def fill_through_projection(settings: Settings, learners: int) -> dict:
     from consumers.analytics.projection import AnalyticsProjection
-    from hub.db import create_engine
     from producers.sample import generate_sample
     from schemas.registry import decode
+    from toolkit.db import create_engine
 
     started = time.perf_counter()
     sample = generate_sample(int(learners * MESSAGES_PER_LEARNER), learners, COHORTS, seed=1)

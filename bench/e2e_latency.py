@@ -54,7 +54,7 @@ import procs  # noqa: E402  (bench/procs.py: peak RSS, CPU time)
 import replay  # noqa: E402  (bench/replay.py: topics, databases)
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
-from hub.settings import Settings  # noqa: E402
+from toolkit.settings import Settings  # noqa: E402
 
 COHORTS = 40
 EVENTS_PER_LEARNER = 6
@@ -96,7 +96,7 @@ def _raw_consumer(bootstrap: str, topics: list[str], expected: int, seen, result
     received) for each. `seen` is a shared counter the parent watches."""
 
     async def consume() -> list[tuple[str, int, int, float]]:
-        from hub.streaming.bulk import topic_partitions
+        from toolkit.streaming.bulk import topic_partitions
 
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest")
@@ -353,8 +353,8 @@ def received_latencies(sends: dict[Key, list[tuple[int, float]]],
 def run(settings: Settings, names: list[str], rate: float, seconds: float,
         poll_ms: float, py_spy_dir: str | None = None) -> dict:
     from hub.projections import all_projections
-    from hub.topics import ensure_topics, hub_topics
     from producers.sample import generate_sample
+    from toolkit.topics import ensure_topics, hub_topics
 
     projections = {n: all_projections(settings)[n] for n in names}
     run_id = uuid.uuid4().hex[:8]

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import replay  # noqa: E402  (bench/replay.py: databases)
 
-from hub.settings import Settings  # noqa: E402
+from toolkit.settings import Settings  # noqa: E402
 
 
 class _NoDeadLetters:
@@ -36,11 +36,11 @@ class _NoDeadLetters:
 
 async def measure(settings: Settings, url: str, name: str, size: int, batches: int,
                   py_spy: str | None) -> dict:
-    from hub.db import create_engine
     from hub.projections import all_projections
-    from hub.streaming.applier import BatchApplier
-    from hub.streaming.records import Record
     from producers.sample import generate_sample
+    from toolkit.db import create_engine
+    from toolkit.streaming.applier import BatchApplier
+    from toolkit.streaming.records import Record
 
     projection = all_projections(settings)[name]
     topics = projection.topics(settings)
@@ -56,7 +56,7 @@ async def measure(settings: Settings, url: str, name: str, size: int, batches: i
             records.append(Record(topic, 0, offset, key.encode(), value))
     records = records[: size * batches]
     engine = create_engine(settings.model_copy(update={"database_url": url}), pool_size=2,
-                           pre_ping=False)  # as a worker's (hub/streaming/runtime.py)
+                           pre_ping=False)  # as a worker's (toolkit/streaming/runtime.py)
     applier = BatchApplier(projection, engine, _NoDeadLetters(), settings,
                            rng=random.Random(1))
     chunks = [records[i:i + size] for i in range(0, len(records), size)]

@@ -25,14 +25,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from hub.projections import all_projections
-    from hub.settings import Settings
-    from hub.streaming.applier import screen
-    from hub.streaming.bulk_fold import BulkFold, learner_rows
-    from hub.streaming.bulk_load import _ACCEPT_ALL, _copyable
-    from hub.streaming.dead_letters import Refusal
-    from hub.streaming.projection import LIFECYCLE_EVENT_TYPES
-    from hub.streaming.records import Record
     from producers.sample import generate_sample
+    from toolkit.settings import Settings
+    from toolkit.streaming.applier import screen
+    from toolkit.streaming.bulk_fold import BulkFold, learner_rows
+    from toolkit.streaming.bulk_load import _ACCEPT_ALL, _copyable
+    from toolkit.streaming.dead_letters import Refusal
+    from toolkit.streaming.projection import LIFECYCLE_EVENT_TYPES
+    from toolkit.streaming.records import Record
 
     settings = Settings(erasure_key="profile-erasure-key-not-a-secret-0123456789")
     projections = list(all_projections(settings).values())

@@ -30,7 +30,7 @@ from bench.replay import (  # noqa: E402
     fill_topics,
     raw_consume,
 )
-from hub.settings import Settings  # noqa: E402
+from toolkit.settings import Settings  # noqa: E402
 
 
 async def topics_exist(settings: Settings) -> bool:
@@ -45,12 +45,12 @@ async def topics_exist(settings: Settings) -> bool:
 
 
 async def replay_once(settings: Settings, name: str) -> tuple[int, float, float]:
-    from hub.db import create_engine
     from hub.projections import all_projections
-    from hub.streaming.applier import BatchApplier
-    from hub.streaming.bulk import replay_to_end
-    from hub.streaming.dead_letters import DeadLetterSink
-    from hub.streaming.runtime import dead_letter_producer
+    from toolkit.db import create_engine
+    from toolkit.streaming.applier import BatchApplier
+    from toolkit.streaming.bulk import replay_to_end
+    from toolkit.streaming.dead_letters import DeadLetterSink
+    from toolkit.streaming.runtime import dead_letter_producer
 
     projection = all_projections(settings)[name]
     producer = dead_letter_producer(settings)
@@ -79,8 +79,8 @@ def main() -> None:
 
     from pyinstrument import Profiler
 
-    from hub.gc_tuning import tune_for_throughput
     from hub.stack.api import ensure_stack_up
+    from toolkit.gc_tuning import tune_for_throughput
 
     ensure_stack_up()
     tune_for_throughput()

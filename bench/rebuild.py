@@ -40,7 +40,7 @@ import procs  # noqa: E402  (bench/procs.py: peak RSS, CPU time)
 import replay  # noqa: E402  (bench/replay.py: topics, databases, raw consume, child processes)
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
-from hub.settings import Settings  # noqa: E402
+from toolkit.settings import Settings  # noqa: E402
 
 COHORTS = 40
 EVENTS_PER_LEARNER = 6
@@ -59,8 +59,8 @@ async def generate_and_publish(settings_json: str, count: int) -> dict:
     """Runs in its own process, so the parent stays small (its RSS would otherwise count in
     a child's peak before exec). The records per topic and the generate/publish times."""
     from hub.projections import all_projections
-    from hub.topics import ensure_topics, hub_topics
     from producers.sample import generate_sample
+    from toolkit.topics import ensure_topics, hub_topics
 
     settings = Settings.model_validate_json(settings_json)
     await ensure_topics(settings.kafka_bootstrap, hub_topics(settings, list(all_projections())))

@@ -37,8 +37,8 @@ import asyncpg  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
-from hub.settings import Settings  # noqa: E402
-from hub.streaming.bulk import BULK_BATCH_RECORDS  # noqa: E402
+from toolkit.settings import Settings  # noqa: E402
+from toolkit.streaming.bulk import BULK_BATCH_RECORDS  # noqa: E402
 
 BATCH = BULK_BATCH_RECORDS
 COHORTS = 40
@@ -87,7 +87,7 @@ class Window:
 
 
 def _child(results, fn, args) -> None:
-    from hub.gc_tuning import tune_for_throughput
+    from toolkit.gc_tuning import tune_for_throughput
 
     tune_for_throughput()  # as every `hub` process does (hub.cli.main)
     try:
@@ -124,7 +124,7 @@ def in_child(fn, *args) -> dict:
 
 
 async def raw_consume(bootstrap: str, topics: list[str], expected: int) -> dict:
-    from hub.streaming.bulk import topic_partitions
+    from toolkit.streaming.bulk import topic_partitions
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
@@ -150,12 +150,12 @@ async def replay(settings_json: str, names: list[str], expected: dict[str, int],
                  log_events: int) -> dict:
     """Replay the named projections concurrently (one asyncio task each) from the start of
     their topics; `expected` is the number of records in each one's topics."""
-    from hub.db import create_engine
     from hub.projections import all_projections
-    from hub.streaming.applier import BatchApplier
-    from hub.streaming.bulk import replay_to_end
-    from hub.streaming.dead_letters import DeadLetterSink
-    from hub.streaming.runtime import dead_letter_producer
+    from toolkit.db import create_engine
+    from toolkit.streaming.applier import BatchApplier
+    from toolkit.streaming.bulk import replay_to_end
+    from toolkit.streaming.dead_letters import DeadLetterSink
+    from toolkit.streaming.runtime import dead_letter_producer
 
     settings = Settings.model_validate_json(settings_json)
     projections = [all_projections(settings)[name] for name in names]
@@ -207,7 +207,7 @@ def bench_settings(settings: Settings, run: str) -> Settings:
 
 def bench_topics(settings: Settings) -> list[str]:
     from hub.projections import all_projections
-    from hub.topics import hub_topics
+    from toolkit.topics import hub_topics
 
     return [spec.name for spec in hub_topics(settings, list(all_projections()))]
 
@@ -216,9 +216,9 @@ async def fill_topics(settings: Settings, count: int, users: int, cohorts: int) 
     """Create this run's topics and publish `generate_sample(count, users, cohorts)` to them;
     the number of records in each topic."""
     from hub.projections import all_projections
-    from hub.topics import ensure_topics, hub_topics
     from producers.publisher import Publisher
     from producers.sample import generate_sample
+    from toolkit.topics import ensure_topics, hub_topics
 
     await ensure_topics(settings.kafka_bootstrap, hub_topics(settings, list(all_projections())))
     sample = generate_sample(count, users=users, cohorts=cohorts, seed=1)

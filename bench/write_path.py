@@ -43,7 +43,7 @@ from bench.replay import (  # noqa: E402
     database_url,
     drop_databases,
 )
-from hub.settings import Settings  # noqa: E402
+from toolkit.settings import Settings  # noqa: E402
 
 
 def plain(url: str) -> str:
@@ -75,7 +75,7 @@ async def hub_apply(url: str, name: str, events: list) -> dict:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from hub.projections import all_projections
-    from hub.settings import get_settings
+    from toolkit.settings import get_settings
 
     projection = all_projections(get_settings())[name]
     accepted = [e for e in events if projection.accepts(e)]
@@ -212,9 +212,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated projections (default all)")
     args = parser.parse_args()
 
-    from hub.gc_tuning import tune_for_throughput
     from hub.projections import all_projections
     from hub.stack.api import ensure_stack_up
+    from toolkit.gc_tuning import tune_for_throughput
 
     ensure_stack_up()
     tune_for_throughput()

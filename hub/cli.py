@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from hub.settings import get_settings
 from hub.stack.cli import stack_app
+from toolkit.settings import get_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -33,7 +33,7 @@ def catalog_load(
     from pydantic import ValidationError
 
     from hub.catalog_store import store_catalog
-    from hub.db import create_engine
+    from toolkit.db import create_engine
 
     async def load(text: bytes):
         engine = create_engine(get_settings(), pool_size=1)
@@ -152,8 +152,8 @@ def dlq_redrive(
     """Republish dead letters to their source topic after a fix (each one at most once)."""
     import asyncio
 
-    from hub.db import create_engine
     from hub.dlq import already_redriven, read_dead_letters, redrive
+    from toolkit.db import create_engine
 
     settings = get_settings()
     if all_ == bool(refs):
@@ -210,12 +210,12 @@ def replay(
     """Move a consumer's positions; prints the plan per partition, acts only with --execute."""
     import asyncio
 
-    from hub.db import create_engine
     from hub.projections import all_projections
     from hub.replay import execute as apply_plan
     from hub.replay import parse_target, plan
     from hub.status import group_states
-    from hub.streaming.faust_app import group_id
+    from toolkit.db import create_engine
+    from toolkit.streaming.faust_app import group_id
 
     settings = get_settings()
     projection = all_projections()[_consumer(consumer)]
@@ -279,12 +279,12 @@ def rebuild(
     import asyncio
     import sys
 
-    from hub.db import create_engine
     from hub.projections import all_projections
     from hub.rebuild import plan
     from hub.rebuild import rebuild as run_rebuild
     from hub.status import group_states
-    from hub.streaming.faust_app import group_id
+    from toolkit.db import create_engine
+    from toolkit.streaming.faust_app import group_id
 
     if all_ == (consumer is not None):
         raise typer.BadParameter("name one consumer, or --all")
@@ -377,8 +377,8 @@ def relay(
     """Publish producers' outboxes to Kafka until Ctrl-C / SIGTERM (rows marked sent once
     acknowledged; several relays may run at once, each key stays in order; sent rows pruned
     after HUB_OUTBOX_RETENTION_HOURS)."""
-    from hub.logs import configure as configure_logs
     from producers.relay import OutboxConfigError, serve
+    from toolkit.logs import configure as configure_logs
 
     settings = get_settings()
     configure_logs(settings.log_level)
@@ -463,7 +463,7 @@ def demo(
 ) -> None:
     """Start everything, publish a sample, wait for the projections, print a summary."""
     from hub.demo import run_demo
-    from hub.settings import Settings
+    from toolkit.settings import Settings
 
     raise typer.Exit(
         run_demo(Settings, once=once, count=count, users=users, cohorts=cohorts, seed=seed)
@@ -489,7 +489,7 @@ def audit_prune(
     from sqlalchemy.exc import SQLAlchemyError
 
     from hub.api.audit import prune_denials
-    from hub.db import create_engine
+    from toolkit.db import create_engine
 
     def refuse(message: str, code: int = 2) -> typer.Exit:
         typer.echo(f"hub audit prune: {message}", err=True)
@@ -532,7 +532,7 @@ def api(
     import uvicorn
 
     from hub.api.server import uvicorn_options
-    from hub.logs import configure as configure_logs
+    from toolkit.logs import configure as configure_logs
 
     settings = get_settings()
     configure_logs(settings.log_level)
@@ -550,8 +550,8 @@ def api(
 
 
 def main() -> None:
-    from hub.gc_tuning import tune_for_throughput
-    from hub.settings import SettingsError
+    from toolkit.gc_tuning import tune_for_throughput
+    from toolkit.settings import SettingsError
 
     tune_for_throughput()
     try:

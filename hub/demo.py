@@ -9,12 +9,12 @@ import sys
 import time
 
 from hub.api.auth import issue_token
-from hub.db import create_engine
 from hub.demo_summary import actual_figures, expected_figures, render
-from hub.lag import stored_positions
 from hub.projections import all_projections
-from hub.settings import PROJECT_ROOT, Settings
 from producers.sample import SampleTraffic, generate_sample
+from toolkit.db import create_engine
+from toolkit.lag import stored_positions
+from toolkit.settings import PROJECT_ROOT, Settings
 
 LOG_DIR = PROJECT_ROOT / ".stack" / "demo"
 
@@ -38,7 +38,7 @@ async def wait_caught_up(settings: Settings, timeout: float) -> float:
     per projection per poll (the first form) cost the workers' catch-up a share of the CPU."""
     from aiokafka import AIOKafkaConsumer
 
-    from hub.streaming.bulk import topic_partitions
+    from toolkit.streaming.bulk import topic_partitions
 
     started = time.monotonic()
     projections = list(all_projections().values())

@@ -15,10 +15,10 @@ from consumers.mentorship import tables as mentorship
 from consumers.missions import tables as missions
 from consumers.portfolio import tables as portfolio
 from consumers.recipes import tables as recipes
-from hub.db import create_engine
-from hub.settings import Settings
 from producers import oracle, oracle_analytics, oracle_mentorship, oracle_portfolio, oracle_recipes
 from producers.sample import SampleTraffic
+from toolkit.db import create_engine
+from toolkit.settings import Settings
 
 Figures = dict[str, int]
 

@@ -18,10 +18,10 @@ from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.settings import Settings
-from hub.streaming.bulk import topic_partitions
-from hub.streaming.dead_letters import HEADER_PREFIX, TRUNCATED_HEADERS
-from hub.streaming.runtime import dead_letter_producer
+from toolkit.settings import Settings
+from toolkit.streaming.bulk import topic_partitions
+from toolkit.streaming.dead_letters import HEADER_PREFIX, TRUNCATED_HEADERS
+from toolkit.streaming.runtime import dead_letter_producer
 
 SCHEMA = "hub_dlq"
 metadata = MetaData()

@@ -8,8 +8,8 @@ from alembic import command
 from alembic.config import Config
 
 from hub.projections import all_projections
-from hub.settings import PROJECT_ROOT, Settings
-from hub.topics import ensure_topics, hub_topics
+from toolkit.settings import PROJECT_ROOT, Settings
+from toolkit.topics import ensure_topics, hub_topics
 
 
 def alembic_config(database_url: str, erasure_key: str | None = None) -> Config:

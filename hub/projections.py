@@ -9,8 +9,8 @@ from consumers.mentorship.projection import MentorshipProjection
 from consumers.missions.projection import MissionsProjection
 from consumers.portfolio.projection import PortfolioProjection
 from consumers.recipes.projection import RecipesProjection
-from hub.settings import Settings
-from hub.streaming.projection import Projection
+from toolkit.settings import Settings
+from toolkit.streaming.projection import Projection
 
 
 def all_projections(settings: Settings | None = None) -> dict[str, Projection]:

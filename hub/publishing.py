@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hub.settings import Settings
 from producers.publisher import Publisher
 from producers.sample import SampleTraffic
+from toolkit.settings import Settings
 
 
 async def publish_sample(settings: Settings, sample: SampleTraffic) -> int:

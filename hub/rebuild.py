@@ -1,6 +1,6 @@
 """`hub rebuild`: rebuild projections from their topics into fresh table sets, then swap.
 
-The bulk path (`hub.streaming.bulk_load`, DESIGN "Two paths, one set of rules"): the topics
+The bulk path (`toolkit.streaming.bulk_load`, DESIGN "Two paths, one set of rules"): the topics
 are read once up to the end offsets planned, each record decoded once, every learner's history
 folded in memory with the same pure rules as the live path, and each projection's final rows
 COPYed into `<schema>_rebuild`, indexes and constraints built after the load, positions at the
@@ -26,10 +26,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.settings import Settings
-from hub.streaming import bulk_load
-from hub.streaming.bulk import topic_partitions
-from hub.streaming.projection import Projection
+from toolkit.settings import Settings
+from toolkit.streaming import bulk_load
+from toolkit.streaming.bulk import topic_partitions
+from toolkit.streaming.projection import Projection
 
 # Below PostgreSQL's deadlock_timeout (1 s): when a reader holding one of the tables waits for
 # another, the swap gives up first and retries, so a reader is never the deadlock's victim.

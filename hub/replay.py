@@ -19,10 +19,10 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.lag import stored_positions
-from hub.settings import Settings
-from hub.streaming.bulk import topic_partitions
-from hub.streaming.projection import Projection
+from toolkit.lag import stored_positions
+from toolkit.settings import Settings
+from toolkit.streaming.bulk import topic_partitions
+from toolkit.streaming.projection import Projection
 
 OFFSET_TARGET = re.compile(r"^(\d+):(\d+)$")
 

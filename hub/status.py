@@ -9,11 +9,11 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select, text
 
-from hub.db import create_engine
-from hub.lag import end_offsets, lag_by_partition, stored_positions
 from hub.projections import all_projections
-from hub.settings import Settings
-from hub.streaming.faust_app import group_id
+from toolkit.db import create_engine
+from toolkit.lag import end_offsets, lag_by_partition, stored_positions
+from toolkit.settings import Settings
+from toolkit.streaming.faust_app import group_id
 
 
 async def group_states(bootstrap: str, groups: list[str]) -> dict[str, dict[str, Any]]:

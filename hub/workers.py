@@ -12,10 +12,10 @@ import time
 import faust
 from prometheus_client import start_http_server
 
-from hub.logs import configure as configure_logs
 from hub.projections import all_projections
-from hub.settings import Settings
-from hub.streaming.faust_app import create_app
+from toolkit.logs import configure as configure_logs
+from toolkit.settings import Settings
+from toolkit.streaming.faust_app import create_app
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.projections import all_metadata
-from hub.settings import get_settings
+from toolkit.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

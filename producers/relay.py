@@ -47,10 +47,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from hub.settings import Settings
-from hub.streaming.faults import backoff_seconds, is_transient
 from producers.outbox import outbox
 from producers.publisher import EventPublisher, Publisher, PublishError, Token
+from toolkit.settings import Settings
+from toolkit.streaming.faults import backoff_seconds, is_transient
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.settings import Settings
 from tests.support.db import plain_dsn
+from toolkit.settings import Settings
 
 TEST_ERASURE_KEY = "test-erasure-key-not-a-secret-0123456789"
 
@@ -84,7 +84,7 @@ async def settings(stack, database_url, unique):
         retry_max_seconds=1.0,
     )
     from hub.projections import all_projections
-    from hub.topics import ensure_topics, hub_topics
+    from toolkit.topics import ensure_topics, hub_topics
 
     specs = hub_topics(s, list(all_projections()))
     await ensure_topics(s.kafka_bootstrap, specs)

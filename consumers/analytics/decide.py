@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from typing import TypeVar
 
-from consumers.lifecycle import LearnerState
 from consumers.missions.decide import difficulty_for
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import LearnerState
 
 COHORT = "cohort"
 ENTERPRISE = "enterprise"

@@ -27,12 +27,12 @@ from consumers.analytics.decide import (
     exact,
     session_facts,
 )
-from consumers.lifecycle import LearnerState
-from consumers.lifecycle_store import LifecycleStore
-from hub.streaming.bulk_fold import LearnerBulk
-from hub.streaming.projection import LearnerProjection
-from hub.streaming.setsql import insert_rows, unnest_insert
 from schemas.registry import AnyEvent
+from toolkit.lifecycle import LearnerState
+from toolkit.lifecycle_store import LifecycleStore
+from toolkit.streaming.bulk_fold import LearnerBulk
+from toolkit.streaming.projection import LearnerProjection
+from toolkit.streaming.setsql import insert_rows, unnest_insert
 
 DIFFICULTY_COLUMNS = tuple(f"difficulty_{d}" for d in DIFFICULTIES)
 

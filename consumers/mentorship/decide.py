@@ -4,7 +4,7 @@ Two read models come from two topics:
 - who mentors whom: `mentorship.assignment.changed`, the newest `changed_at` per
   (mentor, mentee) winning whatever the arrival order. On a `changed_at` tie the inactive
   change wins (a deliberate, deterministic choice: when in doubt, access is withdrawn);
-- each mentee's full session history (the learner lifecycle of `consumers.lifecycle` with
+- each mentee's full session history (the learner lifecycle of `toolkit.lifecycle` with
   every result a mentor reads), invalidations with their reason.
 
 Erasure of either person removes a pair's changes that occurred before `erased_at`, and such
@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from consumers.lifecycle import LearnerState, Session
 from consumers.recipes.catalog import Catalog, Gap, skill_gaps
 from schemas.registry import AnyEvent, MentorshipAssignmentChanged, SessionInvalidated
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import LearnerState, Session
 
 # ----- session history ---------------------------------------------------------------------
 

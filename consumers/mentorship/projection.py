@@ -14,8 +14,6 @@ from uuid import UUID
 from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import LearnerState
-from consumers.lifecycle_store import SESSION_KEY, LifecycleStore, delete_pairs
 from consumers.mentorship import tables
 from consumers.mentorship.decide import (
     Change,
@@ -28,11 +26,13 @@ from consumers.mentorship.decide import (
     session_facts,
     winner,
 )
-from hub.settings import Settings
-from hub.streaming.bulk_fold import LearnerBulk
-from hub.streaming.grouping import by_learner
-from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import CURRENT, AnyEvent, MentorshipAssignmentChanged
+from toolkit.lifecycle import LearnerState
+from toolkit.lifecycle_store import SESSION_KEY, LifecycleStore, delete_pairs
+from toolkit.settings import Settings
+from toolkit.streaming.bulk_fold import LearnerBulk
+from toolkit.streaming.grouping import by_learner
+from toolkit.streaming.setsql import any_of, insert_rows, unnest_insert
 
 DETAIL_COLUMNS = ("user_id", "session_id", "reason", "invalidated_at")
 _details = unnest_insert(tables.invalidation_details, DETAIL_COLUMNS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, String, Table, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
-from consumers.lifecycle_store import lifecycle_tables
-from hub.streaming.projection import positions_table
+from toolkit.lifecycle_store import lifecycle_tables
+from toolkit.streaming.projection import positions_table
 
 SCHEMA = "mentorship"
 metadata = MetaData()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import faust
 
 from consumers.missions.projection import MissionsProjection
-from hub.settings import Settings
-from hub.streaming.faust_app import create_app
+from toolkit.settings import Settings
+from toolkit.streaming.faust_app import create_app
 
 
 def build(settings: Settings) -> faust.App:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from consumers.lifecycle import LearnerState
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import LearnerState
 
 DEFAULT_DIFFICULTY = 1
 LEVEL_DIFFICULTY: Mapping[str, int] = {

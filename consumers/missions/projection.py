@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import LearnerState
-from consumers.lifecycle_store import LifecycleStore
 from consumers.missions import tables
 from consumers.missions.decide import (
     Difficulty,
@@ -17,10 +15,12 @@ from consumers.missions.decide import (
     learner_difficulty,
     session_facts,
 )
-from hub.streaming.bulk_fold import LearnerBulk
-from hub.streaming.projection import LearnerProjection
-from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
+from toolkit.lifecycle import LearnerState
+from toolkit.lifecycle_store import LifecycleStore
+from toolkit.streaming.bulk_fold import LearnerBulk
+from toolkit.streaming.projection import LearnerProjection
+from toolkit.streaming.setsql import any_of, insert_rows, unnest_insert
 
 UPDATED_COLUMNS = (
     "difficulty", "session_id", "completed_at", "cohort_id", "enterprise_id", "updated_at"

@@ -13,8 +13,8 @@ from sqlalchemy import (
     Uuid,
 )
 
-from consumers.lifecycle_store import lifecycle_tables
-from hub.streaming.projection import positions_table
+from toolkit.lifecycle_store import lifecycle_tables
+from toolkit.streaming.projection import positions_table
 
 SCHEMA = "missions"
 metadata = MetaData()

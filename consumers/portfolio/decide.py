@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from consumers.lifecycle import LearnerState, Session
 from consumers.portfolio.statement import (
     clean_text,
     clean_values,
@@ -26,6 +25,7 @@ from consumers.portfolio.statement import (
     compose_title,
 )
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import LearnerState, Session
 
 ITEM_NAMESPACE = uuid.UUID("5e0b7a4e-2f53-4c1d-9a0e-7d8a6c1b2f10")
 Status = Literal["active", "withdrawn"]

@@ -10,8 +10,6 @@ from uuid import UUID
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import LearnerState
-from consumers.lifecycle_store import LifecycleStore
 from consumers.portfolio import tables
 from consumers.portfolio.decide import (
     PortfolioItem,
@@ -21,10 +19,12 @@ from consumers.portfolio.decide import (
     portfolio_items,
     session_facts,
 )
-from hub.streaming.bulk_fold import LearnerBulk
-from hub.streaming.projection import LearnerProjection
-from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
+from toolkit.lifecycle import LearnerState
+from toolkit.lifecycle_store import LifecycleStore
+from toolkit.streaming.bulk_fold import LearnerBulk
+from toolkit.streaming.projection import LearnerProjection
+from toolkit.streaming.setsql import any_of, insert_rows, unnest_insert
 
 ITEM_COLUMNS = (
     "user_id", "profiler_session_id", "title", "statement", "track", "core_values",

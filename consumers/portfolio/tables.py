@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from consumers.lifecycle_store import lifecycle_tables
-from hub.streaming.projection import positions_table
+from toolkit.lifecycle_store import lifecycle_tables
+from toolkit.streaming.projection import positions_table
 
 SCHEMA = "portfolio"
 metadata = MetaData()

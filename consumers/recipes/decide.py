@@ -1,7 +1,7 @@
 """What the recipes projection keeps of a learner: their current session as a profile.
 
 Pure, no I/O. The lifecycle (current session, invalidation, erasure) is
-`consumers.lifecycle`'s; this module says which facts of a session matter and what the
+`toolkit.lifecycle`'s; this module says which facts of a session matter and what the
 read model holds once the current session is known.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from consumers.lifecycle import LearnerState
 from consumers.missions.decide import difficulty_for
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import LearnerState
 
 
 @dataclass(frozen=True, slots=True)

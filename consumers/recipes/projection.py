@@ -12,15 +12,15 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import LearnerState
-from consumers.lifecycle_store import LifecycleStore
 from consumers.recipes import tables
 from consumers.recipes.catalog import exact
 from consumers.recipes.decide import Profile, SessionFacts, current_profile, session_facts
-from hub.streaming.bulk_fold import LearnerBulk
-from hub.streaming.projection import LearnerProjection
-from hub.streaming.setsql import any_of, insert_rows, unnest_insert
 from schemas.registry import AnyEvent
+from toolkit.lifecycle import LearnerState
+from toolkit.lifecycle_store import LifecycleStore
+from toolkit.streaming.bulk_fold import LearnerBulk
+from toolkit.streaming.projection import LearnerProjection
+from toolkit.streaming.setsql import any_of, insert_rows, unnest_insert
 
 FACT_COLUMNS = (
     "track", "overall_score", "recommended_level", "cohort_id", "enterprise_id",

@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from consumers.lifecycle_store import lifecycle_tables
-from hub.streaming.projection import positions_table
+from toolkit.lifecycle_store import lifecycle_tables
+from toolkit.streaming.projection import positions_table
 
 SCHEMA = "recipes"
 metadata = MetaData()

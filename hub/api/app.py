@@ -27,8 +27,8 @@ from hub.api.routes import (
     recipes,
     skill_gaps,
 )
-from hub.db import create_engine
-from hub.settings import Settings
+from toolkit.db import create_engine
+from toolkit.settings import Settings
 
 log = logging.getLogger("hub.api")
 
@@ -95,8 +95,8 @@ def document_freshness(app: FastAPI) -> None:
 def app_from_environment() -> FastAPI:
     """The app of `hub api`: settings from the environment, logs configured (a worker process
     of `hub api --workers N` starts here)."""
-    from hub.logs import configure as configure_logs
-    from hub.settings import get_settings
+    from toolkit.logs import configure as configure_logs
+    from toolkit.settings import get_settings
 
     settings = get_settings()
     configure_logs(settings.log_level)

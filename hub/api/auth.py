@@ -10,7 +10,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hub.settings import DEFAULT_JWT_MAX_LIFETIME_SECONDS
+from toolkit.settings import DEFAULT_JWT_MAX_LIFETIME_SECONDS
 
 ROLES = frozenset({"learner", "mentor", "cohort_admin", "enterprise_admin", "platform_admin"})
 ALGORITHMS = ["HS256"]

@@ -226,10 +226,10 @@ async def recommendations(caller: Principal, learner: str, conn) -> BaseModel | 
 
 
 async def mentee_results(caller: Principal, mentee_id: str, conn) -> BaseModel | None:
-    from consumers.lifecycle import Session
     from consumers.mentorship.decide import Invalidation, SessionFacts
     from consumers.mentorship.decide import mentee_results as results_of
     from hub.api.routes.mentorship import MenteeResultsOut, may_read_mentee_results
+    from toolkit.lifecycle import Session
 
     sessions = [
         Session(r["session_id"], r["completed_at"], r["occurred_at"],

@@ -3,7 +3,7 @@
 Every projection stores, in the transaction that writes its rows, the next offset to read per
 partition (`<schema>.positions`). Each API process keeps those positions in memory
 (`PositionWatch`), refreshed when the applier's NOTIFY says a projection moved (one LISTEN
-connection per process; hub/streaming/notify.py), or, on a hot standby where NOTIFY does not
+connection per process; toolkit/streaming/notify.py), or, on a hot standby where NOTIFY does not
 arrive, by one poller per process. No request queries positions or polls for them.
 
 A token is where the publisher's event landed: `topic:partition:offset`. A reader passes it
@@ -44,7 +44,7 @@ from consumers.mentorship.tables import positions as mentorship_positions
 from consumers.missions.tables import positions as missions_positions
 from consumers.portfolio.tables import positions as portfolio_positions
 from consumers.recipes.tables import positions as recipes_positions
-from hub.streaming.notify import CHANNEL
+from toolkit.streaming.notify import CHANNEL
 
 log = logging.getLogger("hub.api")
 

@@ -36,7 +36,7 @@ def configured_header_timeout() -> float:
     """HUB_API_HEADER_TIMEOUT_SECONDS. Read in the serving process itself: uvicorn's workers
     import the protocol class by name, so a value set on a class in the parent would not
     reach them."""
-    from hub.settings import get_settings
+    from toolkit.settings import get_settings
 
     return get_settings().api_header_timeout_seconds
 

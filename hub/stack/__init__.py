@@ -1,7 +1,7 @@
 """A real local Kafka broker and PostgreSQL for development and tests, without Docker.
 
 ``hub stack up`` (or ``ensure_stack_up()`` from a fixture) runs both from ``.stack/`` in the
-checkout and writes ``.stack/hub.env``, which ``hub.settings`` reads.
+checkout and writes ``.stack/hub.env``, which ``toolkit.settings`` reads.
 """
 
 from hub.stack.api import (

@@ -1,7 +1,7 @@
 """Where the local stack keeps its files, derived from the project root.
 
 Everything lives under ``<repo>/.stack`` (git-ignored) so the stack is per checkout and
-``rm -rf .stack`` is a full reset; the env file path must match ``hub.settings.STACK_ENV_FILE``.
+``rm -rf .stack`` is a full reset; the env file path must match ``toolkit.settings.STACK_ENV_FILE``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class StackLayout:
     @classmethod
     def for_project(cls, project_root: Path | None = None) -> StackLayout:
         if project_root is None:
-            from hub.settings import PROJECT_ROOT
+            from toolkit.settings import PROJECT_ROOT
 
             project_root = PROJECT_ROOT
         return cls(Path(project_root).resolve() / ".stack")

@@ -7,7 +7,7 @@
 - portfolio item ids: uuid5 of "<user_id>/<session_id>" instead of the session id alone
   (`consumers.portfolio.decide.item_id_for`); current_statements follow.
 - erasures: each stored user_hash h (a plain SHA-256 hex of the user id) becomes
-  HMAC-SHA256(HUB_ERASURE_KEY, h), which is `consumers.lifecycle.erasure_key` of the same id.
+  HMAC-SHA256(HUB_ERASURE_KEY, h), which is `toolkit.lifecycle.erasure_key` of the same id.
   The key must be the one the workers run with: the migration takes it from the alembic
   config (`hub migrate` passes the settings') or else from the hub settings.
 
@@ -39,7 +39,7 @@ ITEM_NAMESPACE = uuid.UUID("5e0b7a4e-2f53-4c1d-9a0e-7d8a6c1b2f10")
 def _erasure_secret() -> bytes:
     key = context.config.attributes.get("erasure_key")
     if key is None:
-        from hub.settings import get_settings
+        from toolkit.settings import get_settings
 
         key = get_settings().erasure_key
     return key.encode()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.settings import PROJECT_ROOT
+from toolkit.settings import PROJECT_ROOT
 
 HUB_SERVER_SIDE = {"faust-streaming", "aiokafka", "fastapi", "sqlalchemy", "uvicorn", "typer",
                    "structlog", "asyncpg", "alembic", "prometheus-client",

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from hub.settings import PLACEHOLDER_SECRET
 from tests.support.procs import run_hub
+from toolkit.settings import PLACEHOLDER_SECRET
 
 COMMANDS = [["api", "--port", "1"], ["worker", "missions"], ["worker", "--all"]]
 

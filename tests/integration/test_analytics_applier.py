@@ -12,16 +12,16 @@ import pytest
 
 from consumers.analytics.decide import Aggregates, SkillTotals, Totals
 from consumers.analytics.projection import AnalyticsProjection
-from hub.db import create_engine
-from hub.streaming.applier import BatchApplier
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.records import Record
-from hub.streaming.runtime import dead_letter_producer
 from producers.oracle_analytics import analytics as oracle_analytics
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import erased, invalidated
 from tests.unit.test_analytics_rules import SKILLS, assert_same, session, views
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.records import Record
+from toolkit.streaming.runtime import dead_letter_producer
 
 PARTITIONS = 3
 LEVELS = (None, "novice", "beginner", "intermediate", "advanced", "expert")

@@ -13,17 +13,17 @@ from __future__ import annotations
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from hub.db import create_engine
 from hub.projections import all_projections
 from hub.publishing import publish_sample
 from hub.rebuild import plan, rebuild
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.runtime import dead_letter_producer
 from producers.sample import generate_sample
 from tests.conftest import migrated_database
 from tests.reliability import reference
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.runtime import dead_letter_producer
 
 # Small batches: the incremental side must cross many batch boundaries.
 INCREMENTAL_BATCH = 97

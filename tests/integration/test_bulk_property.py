@@ -18,17 +18,17 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.lifecycle import erasure_key
-from hub.db import create_engine
 from hub.projections import all_projections
 from hub.rebuild import rebuild_schema  # noqa: F401  (the bulk path's module must import)
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk_fold import BulkFold, PartitionSeen, learner_rows, positions_rows
-from hub.streaming.bulk_load import BulkStats, Intake
-from hub.streaming.records import Record
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import assignment, completed, erased, invalidated
+from toolkit.db import create_engine
+from toolkit.lifecycle import erasure_key
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.bulk_fold import BulkFold, PartitionSeen, learner_rows, positions_rows
+from toolkit.streaming.bulk_load import BulkStats, Intake
+from toolkit.streaming.records import Record
 
 VOLATILE = {"updated_at", "last_event_at"}
 
@@ -145,8 +145,8 @@ async def stored_rows(url: str, table, prefix: str, hashes: list[str], topics: l
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=histories(), data=st.data())
 async def test_bulk_rows_equal_incremental_rows(database_url, stack, unique, steps, data):
-    from hub.settings import Settings
     from tests.conftest import TEST_ERASURE_KEY
+    from toolkit.settings import Settings
 
     prefix = f"p{uuid.uuid4().hex[:10]}"
     profiler, mentorship = f"{prefix}.profiler", f"{prefix}.mentorship"

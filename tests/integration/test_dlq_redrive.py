@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from consumers.missions.projection import MissionsProjection
-from hub.db import create_engine
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.runtime import dead_letter_producer
 from producers.oracle import difficulties as oracle_difficulties
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import publish_events
 from tests.support.procs import run_hub
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.runtime import dead_letter_producer
 
 
 class BuggyMissions(MissionsProjection):

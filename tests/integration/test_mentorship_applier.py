@@ -9,16 +9,16 @@ import uuid
 import pytest
 
 from consumers.mentorship.projection import MentorshipProjection
-from hub.db import create_engine
-from hub.streaming.applier import BatchApplier
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.records import Record
-from hub.streaming.runtime import dead_letter_producer
 from producers import oracle_mentorship as oracle
 from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
 from schemas.registry import MentorshipAssignmentChanged, encode, new_event
 from tests.support import db
 from tests.support.events import at, completed, erased, invalidated
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.records import Record
+from toolkit.streaming.runtime import dead_letter_producer
 
 # Every column of the mentorship schema that names a person (erasures keep a hash only).
 PERSON_COLUMNS = [

@@ -14,13 +14,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from consumers.lifecycle import erasure_key
 from consumers.portfolio.decide import ITEM_NAMESPACE, item_id_for
 from hub.migrate import alembic_config, upgrade_database
 from hub.projections import all_metadata
 from tests.conftest import settings_env
 from tests.support.db import plain_dsn
 from tests.support.procs import run_hub
+from toolkit.lifecycle import erasure_key
 
 
 async def test_migrated_schema_matches_the_table_definitions(database_url):

@@ -8,16 +8,16 @@ import random
 import pytest
 
 from consumers.missions.projection import MissionsProjection
-from hub.db import create_engine
-from hub.streaming.applier import BatchApplier
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.records import Record
-from hub.streaming.runtime import dead_letter_producer
 from producers.oracle import difficulties as oracle_difficulties
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import completed, erased, invalidated
 from tests.support.kafka import read_all
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.records import Record
+from toolkit.streaming.runtime import dead_letter_producer
 
 
 @pytest.fixture

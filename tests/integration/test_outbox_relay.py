@@ -8,7 +8,6 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from hub.db import create_engine
 from hub.stack.api import kafka_start, kafka_stop
 from producers.outbox import enqueue, outbox
 from producers.relay import run_relay
@@ -17,6 +16,7 @@ from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import read_all
 from tests.support.procs import run_hub
+from toolkit.db import create_engine
 
 
 def events_for(unique: str, keys: int, per_key: int, start: int = 0):

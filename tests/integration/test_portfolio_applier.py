@@ -7,13 +7,7 @@ import random
 
 import pytest
 
-from consumers.lifecycle import erasure_key
 from consumers.portfolio.projection import PortfolioProjection
-from hub.db import create_engine
-from hub.streaming.applier import BatchApplier
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.records import Record
-from hub.streaming.runtime import dead_letter_producer
 from producers.oracle_portfolio import (
     ExpectedItem,
     ExpectedPortfolio,
@@ -24,6 +18,12 @@ from schemas.registry import encode
 from schemas.session_completed import ValueAnswers
 from tests.support import db
 from tests.support.events import at, completed, erased, invalidated
+from toolkit.db import create_engine
+from toolkit.lifecycle import erasure_key
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.records import Record
+from toolkit.streaming.runtime import dead_letter_producer
 
 
 @pytest.fixture

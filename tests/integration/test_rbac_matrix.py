@@ -16,15 +16,15 @@ from sqlalchemy import func, select
 from hub.api.app import create_app
 from hub.api.audit import access_denials
 from hub.api.auth import issue_token
-from hub.db import create_engine
 from hub.projections import all_projections
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.runtime import dead_letter_producer
 from producers import oracle_dashboard
 from tests.support.events import assignment, completed
 from tests.support.kafka import publish_events
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.runtime import dead_letter_producer
 
 OK, DENIED = 200, 403
 

@@ -10,16 +10,16 @@ import pytest
 
 from consumers.recipes.projection import RecipesProjection
 from consumers.recipes.queries import load_profile
-from hub.db import create_engine
-from hub.streaming.applier import BatchApplier
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.records import Record
-from hub.streaming.runtime import dead_letter_producer
 from producers.oracle_recipes import current_profiles
 from schemas.registry import encode, new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support import db
 from tests.support.events import at, erased, invalidated
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.records import Record
+from toolkit.streaming.runtime import dead_letter_producer
 
 
 @pytest.fixture

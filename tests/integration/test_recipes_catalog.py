@@ -10,8 +10,8 @@ from consumers.recipes.projection import RecipesProjection
 from consumers.recipes.queries import load_profile
 from consumers.recipes.recommend import recommend
 from hub.catalog_store import active_catalog, store_catalog
-from hub.db import create_engine
 from tests.integration.test_recipes_applier import session
+from toolkit.db import create_engine
 
 
 async def test_a_loaded_catalog_changes_the_next_recommendation(settings, unique):

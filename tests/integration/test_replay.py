@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from hub.db import create_engine
 from hub.projections import all_projections
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.runtime import dead_letter_producer
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.procs import HubProcess, run_hub
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.runtime import dead_letter_producer
 
 
 async def catch_up(settings) -> None:

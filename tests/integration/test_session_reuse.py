@@ -11,17 +11,17 @@ from decimal import Decimal
 import pytest
 
 from consumers.portfolio.decide import item_id_for
-from hub.db import create_engine
 from hub.projections import all_projections
-from hub.streaming.applier import BatchApplier
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.records import Record
-from hub.streaming.runtime import dead_letter_producer
 from producers import oracle, oracle_analytics, oracle_mentorship, oracle_portfolio
 from schemas.registry import encode
 from tests.conftest import migrated_database
 from tests.support import db
 from tests.support.events import at, completed, invalidated
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.records import Record
+from toolkit.streaming.runtime import dead_letter_producer
 
 
 @pytest.fixture(scope="module")

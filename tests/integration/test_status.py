@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from hub.db import create_engine
 from hub.projections import all_projections
 from hub.status import collect
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.runtime import dead_letter_producer
 from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import publish_events, publish_raw
+from toolkit.db import create_engine
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.runtime import dead_letter_producer
 
 
 async def test_status_reports_lag_freshness_and_dead_letters(settings, unique):

@@ -11,15 +11,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from hub.lag import end_offsets
 from hub.projections import all_projections
-from hub.settings import Settings
 from producers.publisher import Publisher
 from producers.sample import SampleTraffic, generate_sample
 from tests.reliability import effects, reference
 from tests.reliability.checker import Verdict, check
 from tests.support import db
 from tests.support.procs import HubProcess
+from toolkit.lag import end_offsets
+from toolkit.settings import Settings
 
 CONSUMERS = tuple(all_projections())
 

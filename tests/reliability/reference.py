@@ -9,14 +9,14 @@ exactly what an undisturbed run leaves.
 
 from __future__ import annotations
 
-from hub.db import create_engine
 from hub.projections import all_projections
-from hub.settings import Settings
-from hub.streaming.applier import BatchApplier
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.runtime import dead_letter_producer
 from tests.support import db
+from toolkit.db import create_engine
+from toolkit.settings import Settings
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.runtime import dead_letter_producer
 
 # Wall-clock stamps, and the occurred_at of whichever event ended a batch: they depend on
 # when and in which batches records were applied, not on what was applied.

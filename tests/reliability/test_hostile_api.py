@@ -23,14 +23,14 @@ import pytest
 from hub.api.app import create_app
 from hub.api.auth import issue_token
 from hub.projections import all_projections
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.runtime import WorkerRuntime
 from producers.sample import generate_sample
 from tests.conftest import migrated_database, settings_env
 from tests.integration.test_rbac_matrix import client, endpoints, world  # noqa: F401 - fixtures
 from tests.support import db
 from tests.support.kafka import publish_raw
 from tests.support.procs import ARTIFACTS, HubProcess, free_port
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.runtime import WorkerRuntime
 
 SAMPLE = {"count": 800, "users": 60, "cohorts": 4, "seed": 41}
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance," \

@@ -10,9 +10,6 @@ import json
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from consumers.missions.projection import MissionsProjection
-from hub.streaming.bulk import replay_to_end
-from hub.streaming.dead_letters import PREVIEW_BYTES
-from hub.streaming.runtime import WorkerRuntime
 from producers.oracle import difficulties
 from schemas.registry import encode
 from tests.conftest import settings_env
@@ -20,6 +17,9 @@ from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import publish_raw, read_all
 from tests.support.procs import run_hub
+from toolkit.streaming.bulk import replay_to_end
+from toolkit.streaming.dead_letters import PREVIEW_BYTES
+from toolkit.streaming.runtime import WorkerRuntime
 
 TWO_MIB = 2 * 1_048_576
 

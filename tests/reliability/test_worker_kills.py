@@ -1,13 +1,12 @@
 """Every consumer's workers SIGKILLed again and again while traffic flows, each restarted at
 once: at random moments (mostly mid-batch, since a worker with a backlog is nearly always
 inside one), and right after a batch's database commit, before faust acks or commits its
-offsets (`hub.streaming.crash_points`). The projections end equal to the oracles."""
+offsets (`toolkit.streaming.crash_points`). The projections end equal to the oracles."""
 
 from __future__ import annotations
 
 import random
 
-from hub.streaming.crash_points import CRASH_AFTER_COMMITS
 from tests.conftest import settings_env
 from tests.reliability.harness import (
     CONSUMERS,
@@ -20,6 +19,7 @@ from tests.reliability.harness import (
     verdict,
     wait_caught_up,
 )
+from toolkit.streaming.crash_points import CRASH_AFTER_COMMITS
 
 
 async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(

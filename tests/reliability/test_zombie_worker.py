@@ -10,7 +10,6 @@ import re
 import signal
 import urllib.request
 
-from hub.streaming.crash_points import PAUSE_BEFORE_BATCH
 from tests.conftest import settings_env
 from tests.reliability.harness import (
     Clock,
@@ -25,6 +24,7 @@ from tests.reliability.harness import (
 from tests.reliability.reference import table_checksums
 from tests.support import db
 from tests.support.procs import free_port
+from toolkit.streaming.crash_points import PAUSE_BEFORE_BATCH
 
 CONSUMER = "analytics"  # counters: an effect applied twice would show as a duplicate
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.settings import PROJECT_ROOT
+from toolkit.settings import PROJECT_ROOT
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 

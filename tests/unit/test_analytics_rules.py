@@ -20,13 +20,13 @@ from consumers.analytics.decide import (
     report,
     session_facts,
 )
-from consumers.lifecycle import LearnerState, fold
-from hub.streaming.grouping import by_learner
 from producers.oracle_analytics import analytics as oracle_analytics
 from schemas.registry import new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support.events import at, erased, invalidated
 from tests.support.reuse import reusing
+from toolkit.lifecycle import LearnerState, fold
+from toolkit.streaming.grouping import by_learner
 
 SKILLS = ("network_security", "incident_response", "compliance", "audit")
 LEVELS = (None, "novice", "beginner", "intermediate", "advanced", "expert")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hub.streaming.arrivals import Arrivals, ArrivalsClosed
+from toolkit.streaming.arrivals import Arrivals, ArrivalsClosed
 
 
 async def test_a_lone_event_is_taken_at_once():

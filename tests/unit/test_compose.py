@@ -7,7 +7,7 @@ from typer.main import get_command
 
 from hub.cli import app
 from hub.projections import all_projections
-from hub.settings import PROJECT_ROOT, Settings
+from toolkit.settings import PROJECT_ROOT, Settings
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.streaming.crash_points import CRASH_AFTER_COMMITS, PAUSE_BEFORE_BATCH, CrashPoints
+from toolkit.streaming.crash_points import CRASH_AFTER_COMMITS, PAUSE_BEFORE_BATCH, CrashPoints
 
 
 def test_unset_crash_points_do_nothing_however_often_called():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from hub.streaming.dead_letters import PREVIEW_BYTES, Refusal, event_identity, letter_for
-from hub.streaming.records import Record
+from toolkit.streaming.dead_letters import PREVIEW_BYTES, Refusal, event_identity, letter_for
+from toolkit.streaming.records import Record
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

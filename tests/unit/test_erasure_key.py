@@ -8,8 +8,8 @@ import hmac
 import pytest
 from pydantic import ValidationError
 
-from consumers.lifecycle import erasure_key
-from hub.settings import PLACEHOLDER_ERASURE_KEY, Settings
+from toolkit.lifecycle import erasure_key
+from toolkit.settings import PLACEHOLDER_ERASURE_KEY, Settings
 
 KEY = b"k" * 32
 
@@ -48,7 +48,7 @@ def test_a_projection_built_without_the_key_is_refused_before_it_applies_anythin
     """Applying without the key would fail every batch into the dead letters."""
     from consumers.missions.projection import MissionsProjection
     from hub.projections import all_projections
-    from hub.streaming.applier import BatchApplier
+    from toolkit.streaming.applier import BatchApplier
 
     settings = Settings(environment="local")
     for projection in [MissionsProjection(None), *all_projections().values()]:

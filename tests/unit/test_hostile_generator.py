@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.projections import all_projections
-from hub.streaming.applier import screen
-from hub.streaming.dead_letters import Refusal
-from hub.streaming.records import Record
 from producers.hostile import FIXED, WEIGHTS, generate_hostile, mix
 from producers.sample import generate_sample
+from toolkit.streaming.applier import screen
+from toolkit.streaming.dead_letters import Refusal
+from toolkit.streaming.records import Record
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

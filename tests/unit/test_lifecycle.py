@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from consumers.lifecycle import LearnerState, fold
 from tests.support.events import at, completed, erased, invalidated
+from toolkit.lifecycle import LearnerState, fold
 
 
 def facts(data):
@@ -51,7 +51,7 @@ def test_fold_is_apply_of_each_event_in_turn():
 
     from hypothesis import given, settings
 
-    from consumers.lifecycle import apply
+    from toolkit.lifecycle import apply
 
     @settings(max_examples=300, deadline=None)
     @given(_events_strategy(), _events_strategy())
@@ -77,7 +77,7 @@ def test_session_ids_rank_as_their_canonical_strings():
 def test_a_session_id_reused_by_another_learner_is_another_session():
     """Learners never share a session: the intruder's completion and invalidation of the
     victim's session id leave the victim's state exactly as without them, in either order."""
-    from hub.streaming.grouping import by_learner
+    from toolkit.streaming.grouping import by_learner
 
     mine = completed("a", minute=0)
     sid = mine.data.session_id

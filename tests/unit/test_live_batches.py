@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from hub.settings import Settings
-from hub.streaming.faust_app import BACKLOG_BATCH_RECORDS, _apply_until_done, batch_size_after
+from toolkit.settings import Settings
+from toolkit.streaming.faust_app import BACKLOG_BATCH_RECORDS, _apply_until_done, batch_size_after
 
 
 def test_a_full_batch_with_more_waiting_grows_towards_bulk_size():

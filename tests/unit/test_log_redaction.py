@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from hub.logs import MAX_LOG_FIELD_CHARS, cap_log_text, json_handler, redact_query_secrets
+from toolkit.logs import MAX_LOG_FIELD_CHARS, cap_log_text, json_handler, redact_query_secrets
 
 
 @pytest.mark.parametrize(("text", "expected"), [

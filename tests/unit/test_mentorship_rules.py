@@ -9,7 +9,6 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.lifecycle import LearnerState, fold
 from consumers.mentorship.decide import (
     Change,
     Front,
@@ -29,6 +28,7 @@ from schemas.registry import MentorshipAssignmentChanged, new_event
 from schemas.session_completed import AntiCheat
 from tests.support.events import at, completed, erased, invalidated
 from tests.support.reuse import INTRUDER, arrivals, reusing
+from toolkit.lifecycle import LearnerState, fold
 
 CATALOG = shipped_catalog()
 MENTEE = "learner-h"

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.lifecycle import LearnerState, fold
 from consumers.missions.decide import difficulty_for, learner_difficulty, session_facts
-from hub.streaming.grouping import by_learner
 from producers.oracle import difficulties
 from tests.support.events import completed, erased, invalidated
 from tests.support.reuse import INTRUDER, arrivals, reusing
+from toolkit.lifecycle import LearnerState, fold
+from toolkit.streaming.grouping import by_learner
 
 
 @pytest.mark.parametrize(

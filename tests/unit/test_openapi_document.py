@@ -5,7 +5,7 @@ the consistency token, its wait and the freshness headers."""
 from __future__ import annotations
 
 from hub.api.app import FRESHNESS_HEADERS, create_app
-from hub.settings import Settings
+from toolkit.settings import Settings
 
 
 def document():

@@ -7,13 +7,13 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.lifecycle import LearnerState, fold
 from consumers.portfolio.decide import item_id_for, portfolio_items, session_facts
-from hub.streaming.grouping import by_learner
 from producers.oracle_portfolio import ExpectedItem, ExpectedStatement, portfolios
 from schemas.session_completed import ValueAnswers
 from tests.support.events import at, completed, erased, invalidated
 from tests.support.reuse import INTRUDER, arrivals, reusing
+from toolkit.lifecycle import LearnerState, fold
+from toolkit.streaming.grouping import by_learner
 
 
 def answered(event, values=("integrity",), motivation="m", goal="g", track="defender"):

@@ -19,8 +19,8 @@ from profiler_hub_kit import (
 from pydantic import ValidationError
 
 import schemas.registry
-from hub.settings import Settings
 from producers.relay import OutboxConfigError, async_url, outbox_name, outbox_urls
+from toolkit.settings import Settings
 
 AT = datetime(2026, 12, 1, 9, tzinfo=UTC)
 

@@ -8,14 +8,14 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.lifecycle import LearnerState, fold
 from consumers.recipes.decide import current_profile, session_facts
-from hub.streaming.grouping import by_learner
 from producers.oracle_recipes import current_profiles
 from schemas.registry import new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support.events import at, completed, erased, invalidated
 from tests.support.reuse import INTRUDER, arrivals, reusing
+from toolkit.lifecycle import LearnerState, fold
+from toolkit.streaming.grouping import by_learner
 
 USER = "learner-r"
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consumers.missions.projection import MissionsProjection
-from hub.streaming.applier import FUTURE_TOLERANCE, screen
-from hub.streaming.dead_letters import Refusal
-from hub.streaming.records import Record
 from schemas.registry import encode
 from tests.support.events import assignment, completed, erased, invalidated
+from toolkit.streaming.applier import FUTURE_TOLERANCE, screen
+from toolkit.streaming.dead_letters import Refusal
+from toolkit.streaming.records import Record
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 AHEAD = NOW + FUTURE_TOLERANCE + timedelta(seconds=1)

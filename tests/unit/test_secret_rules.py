@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from hub.settings import (
+from tests.conftest import TEST_ERASURE_KEY
+from toolkit.settings import (
     MIN_SECRET_BYTES,
     PLACEHOLDER_SECRET,
     Settings,
     describe_errors,
     refuse_weak_secret,
 )
-from tests.conftest import TEST_ERASURE_KEY
 
 STRONG = "k" * MIN_SECRET_BYTES
 

@@ -6,7 +6,6 @@ import base64
 
 import pytest
 
-from hub.settings import STACK_ENV_FILE, Settings
 from hub.stack.envfile import (
     database_url_for,
     external_services,
@@ -27,6 +26,7 @@ from hub.stack.layout import StackLayout
 from hub.stack.postgres import previous_port, render_postgres_conf
 from hub.stack.probes import asyncpg_dsn
 from hub.stack.state import StackState, load_state, new_cluster_id, save_state
+from toolkit.settings import STACK_ENV_FILE, Settings
 
 STATE = StackState(kafka_port=21001, controller_port=21002, postgres_port=21003, cluster_id="x")
 

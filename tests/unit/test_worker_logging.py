@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from hub.settings import Settings
 from hub.workers import build_worker
+from toolkit.settings import Settings
 
 
 @pytest.mark.parametrize("level", ["WARNING", "ERROR", "INFO"])

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-from consumers.lifecycle import Session
 from consumers.mentorship import tables
 from consumers.mentorship.decide import (
     Invalidation,
@@ -26,6 +25,7 @@ from hub.api.auth import Principal
 from hub.api.deps import Caller, Conn, enforce, is_active_mentor
 from hub.api.freshness import Fresh, answer, projection_read
 from hub.catalog_store import active_catalog
+from toolkit.lifecycle import Session
 
 router = APIRouter(prefix="/api/v1/profiler", tags=["mentorship"])
 FreshRead = Annotated[Fresh, Depends(projection_read("mentorship"))]

@@ -14,7 +14,7 @@ latency.
 
 The live worker puts whole fetches (`put_many`: everything one Kafka fetch returned), so the
 per-event cost of getting a record to its batch is a list append. `max_batch` may change
-while running: a worker far behind takes bulk-sized batches (see `hub.streaming.faust_app`).
+while running: a worker far behind takes bulk-sized batches (see `toolkit.streaming.faust_app`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The bulk path's fold: every learner's whole history folded in memory with the lifecycle's
-pure rules (`consumers.lifecycle.fold`), then each projection's final rows from its own pure
-`bulk_rows`. No I/O: `hub.streaming.bulk_load` reads the topics into it and COPYs out of it.
+pure rules (`toolkit.lifecycle.fold`), then each projection's final rows from its own pure
+`bulk_rows`. No I/O: `toolkit.streaming.bulk_load` reads the topics into it and COPYs out of it.
 
 One fold serves every selected projection: a learner's state keeps each remembered session's
 decoded payload (`SessionCompletedV1`) as its facts, and each projection summarizes it with its
@@ -21,12 +21,12 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from consumers.lifecycle import LearnerState, Session, fold
-from consumers.lifecycle_store import LifecycleStore
-from hub.streaming.grouping import by_learner
-from hub.streaming.projection import BulkRows, Projection
 from schemas.registry import AnyEvent
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import LearnerState, Session, fold
+from toolkit.lifecycle_store import LifecycleStore
+from toolkit.streaming.grouping import by_learner
+from toolkit.streaming.projection import BulkRows, Projection
 
 EMPTY: LearnerState[Any] = LearnerState()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from hub.settings import Settings
+from toolkit.settings import Settings
 
 # Room for hostile oversized events to reach the hub, so they are dead-lettered with a reason
 # instead of being refused at the broker where nobody sees them.

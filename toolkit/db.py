@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub.settings import Settings
+from toolkit.settings import Settings
 
 
 def create_engine(settings: Settings, *, pool_size: int = 5, pre_ping: bool = True,

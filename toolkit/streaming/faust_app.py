@@ -1,6 +1,6 @@
 """Builds the faust-streaming app of one projection: its own consumer group, one agent.
 
-Positions live in PostgreSQL (see `hub.streaming.applier`). faust's own offset commits are
+Positions live in PostgreSQL (see `toolkit.streaming.applier`). faust's own offset commits are
 only a hint: when partitions are assigned, the positions stored with the projection are
 committed to the group before faust seeks to the group's committed offsets, so a worker
 always resumes exactly after what its projection holds, whatever faust acked or committed
@@ -34,21 +34,21 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message, TopicT
 
-from hub.lag import lag_by_partition
-from hub.metrics import CONSUMER_LAG
-from hub.settings import Settings
-from hub.streaming.arrivals import Arrivals
-from hub.streaming.bulk import topic_partitions
-from hub.streaming.crash_points import CrashPoints
-from hub.streaming.faults import backoff_seconds, is_transient
-from hub.streaming.projection import Projection
-from hub.streaming.records import from_faust
-from hub.streaming.runtime import WorkerRuntime
+from toolkit.lag import lag_by_partition
+from toolkit.metrics import CONSUMER_LAG
+from toolkit.settings import Settings
+from toolkit.streaming.arrivals import Arrivals
+from toolkit.streaming.bulk import topic_partitions
+from toolkit.streaming.crash_points import CrashPoints
+from toolkit.streaming.faults import backoff_seconds, is_transient
+from toolkit.streaming.projection import Projection
+from toolkit.streaming.records import from_faust
+from toolkit.streaming.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL_SECONDS = 5.0
 # A worker whose batches come out full is behind (a backlog at start-up, after an outage):
-# it takes batches up to this size, as the bulk path does (hub.streaming.bulk), and returns
+# it takes batches up to this size, as the bulk path does (toolkit.streaming.bulk), and returns
 # to HUB_BATCH_SIZE once a batch is not full.
 BACKLOG_BATCH_RECORDS = 20_000
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from hub.streaming.applier import BatchApplier, BatchOutcome
-from hub.streaming.records import Record, from_aiokafka
+from toolkit.streaming.applier import BatchApplier, BatchOutcome
+from toolkit.streaming.records import Record, from_aiokafka
 
 METADATA_ATTEMPTS = 25
 # Records per transaction of a bulk replay. Bigger than a live batch: a learner's state is

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from hub.metrics import DEAD_LETTERS
-from hub.streaming.records import Record
+from toolkit.metrics import DEAD_LETTERS
+from toolkit.streaming.records import Record
 
 HEADER_PREFIX = "dlq."
 PREVIEW_BYTES = 64 * 1024

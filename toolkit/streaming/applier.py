@@ -23,16 +23,16 @@ from sqlalchemy import ARRAY, Select, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub import metrics
-from hub.settings import Settings
-from hub.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
-from hub.streaming.faults import backoff_seconds, is_transient
-from hub.streaming.notify import notify_positions
-from hub.streaming.projection import Projection
-from hub.streaming.records import Record
-from hub.streaming.setsql import insert_rows, unnest_insert
 from schemas.errors import EventRejected
 from schemas.registry import AnyEvent, decode
+from toolkit import metrics
+from toolkit.settings import Settings
+from toolkit.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
+from toolkit.streaming.faults import backoff_seconds, is_transient
+from toolkit.streaming.notify import notify_positions
+from toolkit.streaming.projection import Projection
+from toolkit.streaming.records import Record
+from toolkit.streaming.setsql import insert_rows, unnest_insert
 
 log = logging.getLogger(__name__)
 

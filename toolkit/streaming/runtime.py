@@ -7,11 +7,11 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db import create_engine
-from hub.settings import Settings
-from hub.streaming.applier import BatchApplier
-from hub.streaming.dead_letters import DeadLetterSink
-from hub.streaming.projection import Projection
+from toolkit.db import create_engine
+from toolkit.settings import Settings
+from toolkit.streaming.applier import BatchApplier
+from toolkit.streaming.dead_letters import DeadLetterSink
+from toolkit.streaming.projection import Projection
 
 DEAD_LETTER_MAX_BYTES = 8 * 1_048_576
 

@@ -3,7 +3,7 @@ rows of every selected projection into fresh table sets, swap them all in one tr
 
 Reading: one aiokafka consumer without a group assigned every partition of the selected
 projections' topics, `getmany` with large fetches up to the end offsets seen at the start.
-Each record is decoded and screened once (`hub.streaming.applier.screen`, the live path's
+Each record is decoded and screened once (`toolkit.streaming.applier.screen`, the live path's
 checks), then counted as refused by every selected projection reading its topic that does not
 accept it (refusals are counted, never dead-lettered again: the live consumer did that).
 
@@ -44,20 +44,20 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import JSONB
 
-from hub.settings import Settings
-from hub.streaming.applier import screen
-from hub.streaming.bulk import topic_partitions
-from hub.streaming.bulk_fold import (
+from schemas.registry import AnyEvent
+from toolkit.settings import Settings
+from toolkit.streaming.applier import screen
+from toolkit.streaming.bulk import topic_partitions
+from toolkit.streaming.bulk_fold import (
     BulkFold,
     PartitionSeen,
     learner_rows,
     learners,
     positions_rows,
 )
-from hub.streaming.dead_letters import Refusal
-from hub.streaming.projection import LIFECYCLE_EVENT_TYPES, BulkRows, Projection
-from hub.streaming.records import Record, from_aiokafka
-from schemas.registry import AnyEvent
+from toolkit.streaming.dead_letters import Refusal
+from toolkit.streaming.projection import LIFECYCLE_EVENT_TYPES, BulkRows, Projection
+from toolkit.streaming.records import Record, from_aiokafka
 
 FETCH_RECORDS = 50_000
 COPY_CHUNK = 200_000

@@ -6,8 +6,8 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.streaming.bulk import topic_partitions
-from hub.streaming.projection import Projection
+from toolkit.streaming.bulk import topic_partitions
+from toolkit.streaming.projection import Projection
 
 Partition = tuple[str, int]
 

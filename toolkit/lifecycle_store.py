@@ -1,10 +1,10 @@
-"""Persists `consumers.lifecycle.LearnerState` in a projection's own table set.
+"""Persists `toolkit.lifecycle.LearnerState` in a projection's own table set.
 
 A projection supplies its sessions table (user_id, session_id, completed_at, occurred_at and
 its own fact columns) and how facts map to columns; invalidations and erasures tables have
 the same shape in every projection (`lifecycle_tables`). Sessions and invalidations are keyed
 by `(user_id, session_id)`: one learner's rows are never another's, even when two learners'
-events name the same session id (see `consumers.lifecycle`).
+events name the same session id (see `toolkit.lifecycle`).
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
-from hub.streaming.grouping import by_learner
-from hub.streaming.setsql import insert_rows, unnest_insert
 from schemas.registry import AnyEvent
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
+from toolkit.streaming.grouping import by_learner
+from toolkit.streaming.setsql import insert_rows, unnest_insert
 
 
 def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:

@@ -4,7 +4,7 @@ A projection declares, in its own folder (`consumers/<name>/projection.py`), wha
 (`topics`, `event_types`), what it keeps of a completed session (`session_facts`) and the pure
 functions from a learner's state to its rows. The two paths call exactly those (DESIGN, "Two
 paths, one set of rules"): the live path (`BatchApplier` -> `apply`) folds each batch into the
-stored states and writes the change of rows; the bulk path (`hub.streaming.bulk_load`) folds
+stored states and writes the change of rows; the bulk path (`toolkit.streaming.bulk_load`) folds
 every learner's whole history once and COPYs the rows of the final states (`bulk`).
 """
 
@@ -17,10 +17,10 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.lifecycle import LearnerState
-from hub.settings import Settings
 from schemas.registry import AnyEvent
 from schemas.session_completed import SessionCompletedV1
+from toolkit.lifecycle import LearnerState
+from toolkit.settings import Settings
 
 LIFECYCLE_EVENT_TYPES = frozenset(
     {"profiler.session.completed", "profiler.session.invalidated", "learner.erased"}
@@ -46,7 +46,7 @@ class BulkRows(Protocol):
 
     Made fresh per rebuild by `Projection.bulk`. It only computes: it never touches the
     database and never raises on data the lifecycle accepted. Rows accumulate in `out`
-    (`hub.streaming.bulk_fold.TableRows`), which the caller drains (`take`) between passes.
+    (`toolkit.streaming.bulk_fold.TableRows`), which the caller drains (`take`) between passes.
     """
 
     out: Any
