@@ -550,10 +550,19 @@ def api(
 
 
 def main() -> None:
+    import sys
+
     from toolkit.gc_tuning import tune_for_throughput
     from toolkit.settings import SettingsError
+    from toolkit.tracing import TracingConfigError, configure_tracing, service_name
 
     tune_for_throughput()
+    try:
+        # The one tracer provider of this process (OTEL_* variables; exporting off by default).
+        configure_tracing(service_name(sys.argv[1:]))
+    except TracingConfigError as exc:
+        typer.echo(f"hub: refused to start: {exc}", err=True)
+        raise SystemExit(2) from None
     try:
         app()
     except SettingsError as exc:  # an operator's mistake: one line and exit 2, no traceback
