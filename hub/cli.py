@@ -355,6 +355,29 @@ def status(
     typer.echo(json.dumps(result, indent=2) if as_json else render(result))
 
 
+@app.command("trace")
+def trace_command(
+    event_id: Annotated[str, typer.Argument(help="The event's event_id (a UUID)")],
+    scan_limit: Annotated[int, typer.Option(
+        help="Newest records read per partition of each topic and dead-letter topic")
+    ] = 100_000,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
+) -> None:
+    """Where one event is in each consumer: published where, applied, skipped, dead-lettered
+    (with the reason) or not reached yet; from the topics and stored positions alone."""
+    import asyncio
+    import json
+
+    from hub.trace import TraceError, event_id_of, render, run_trace
+
+    try:
+        trace = asyncio.run(run_trace(get_settings(), event_id_of(event_id), scan_limit))
+    except TraceError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(trace.as_dict(), indent=2) if as_json else render(trace))
+
+
 # --- upstream: `hub relay` and `hub outbox` (producers/relay.py, producers/outbox.py) ---
 @app.command()
 def relay(
