@@ -246,7 +246,7 @@ def consumer_states(consumer: str, copies: Sequence[Copy],
             ahead = copy.offset - next_offset
             states.append(ConsumerState(
                 consumer, copy.ref, NOT_REACHED,
-                f"{ahead} records ahead of it on partition {copy.partition} "
+                f"{ahead or 'no'} records ahead of it on partition {copy.partition} "
                 f"(position {next_offset})", next_offset))
             continue
         letter = letters.get(copy.position)
