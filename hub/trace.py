@@ -246,7 +246,7 @@ def consumer_states(consumer: str, copies: Sequence[Copy],
             ahead = copy.offset - next_offset
             states.append(ConsumerState(
                 consumer, copy.ref, NOT_REACHED,
-                f"{ahead or 'no'} records ahead of it on partition {copy.partition} "
+                f"{_records(ahead)} ahead of it on partition {copy.partition} "
                 f"(position {next_offset})", next_offset))
             continue
         letter = letters.get(copy.position)
@@ -296,6 +296,10 @@ async def trace_event(settings: Settings, engine: AsyncEngine, open_kafka: Kafka
                                      [c.position for c in mine], scan_limit)
         trace.consumers += consumer_states(name, mine, positions, letters)
     return trace
+
+
+def _records(count: int) -> str:
+    return {0: "no records", 1: "1 record"}.get(count, f"{count} records")
 
 
 def render(trace: EventTrace) -> str:
