@@ -1,8 +1,8 @@
 """What tracing costs a live worker's batches: off (the default), absent, and exporting.
 
 The same `BatchApplier` as `bench/live_batch_cost.py` applies batches of `--size` records
-(each with a `traceparent` header, as the relay writes) into a fresh migrated database, in
-rounds that alternate between three variants, so a noisy shared machine weighs on each alike:
+(each with a `traceparent` header, as the relay writes) into a fresh migrated database, the
+three variants taking turns batch by batch, so a noisy shared machine weighs on each alike:
 
 - `no_tracing`: the applier's batch span replaced by a null context manager (the code path as
   it was before tracing);
@@ -12,7 +12,8 @@ rounds that alternate between three variants, so a noisy shared machine weighs o
   link per record, and a span per record).
 
 It reports this process's CPU per batch (PostgreSQL's is not included) per variant: the
-median over rounds and each round's figure. Beside it, without I/O, the cost of one batch
+median over rounds and each round's figure. Within a round the variants take turns batch by
+batch. Beside it, without I/O, the cost of one batch
 span and of one publish's trace headers when tracing is off.
 
     .venv/bin/python bench/tracing_cost.py [--projection missions] [--size 5] [--batches 100] \
@@ -133,21 +134,23 @@ async def measure(settings: Settings, url: str, name: str, size: int, batches: i
         await applier.apply(chunk)
     position = max(1, batches // 5)
     per_round: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for round_index in range(rounds):
-        # Rotate the order too, so no variant always runs first in a round.
-        order = VARIANTS[round_index % 3:] + VARIANTS[:round_index % 3]
-        for name_ in order:
-            todo = chunks[position:position + batches]
-            position += batches
-            if len(todo) < batches:
-                raise SystemExit("sample too small for the rounds asked")
+    for _ in range(rounds):
+        # Batch by batch in turn (the order rotating), so drift and noise weigh on each alike.
+        spent = dict.fromkeys(VARIANTS, 0.0)
+        todo = chunks[position:position + batches * len(VARIANTS)]
+        position += batches * len(VARIANTS)
+        if len(todo) < batches * len(VARIANTS):
+            raise SystemExit("sample too small for the rounds asked")
+        for index, chunk in enumerate(todo):
+            turn = index + index // len(VARIANTS)
+            name_ = VARIANTS[turn % len(VARIANTS)]
             with variant(name_, recording_tracer):
                 cpu = time.process_time()
-                for chunk in todo:
-                    await applier.apply(chunk)
-                cpu = time.process_time() - cpu
-            exporter.clear()
-            per_round[name_].append(round(cpu / batches * 1e6, 1))
+                await applier.apply(chunk)
+                spent[name_] += time.process_time() - cpu
+        exporter.clear()
+        for name_ in VARIANTS:
+            per_round[name_].append(round(spent[name_] / batches * 1e6, 1))
     await engine.dispose()
     medians = {v: statistics.median(per_round[v]) for v in VARIANTS}
     return {
