@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.missions.decide import difficulty_for, learner_difficulty, session_facts
-from producers.oracle import difficulties
 from tests.support.events import completed, erased, invalidated
+from tests.support.oracles.missions import difficulties
 from tests.support.reuse import INTRUDER, arrivals, reusing
 from toolkit.lifecycle import LearnerState, fold
 from toolkit.streaming.grouping import by_learner
