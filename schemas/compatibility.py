@@ -112,12 +112,12 @@ def check(
         newest = versions[-1] if versions else None
         if newest is None:
             report.standing[event_type] = f"v{version} not released yet"
-        elif version in versions:
-            _check_frozen(report, event_type, version, released[event_type, version], schema)
         elif version < newest:
             report.findings.append(Finding(
                 event_type, version, "$.schema_version",
                 f"current model is v{version} but v{newest} is released"))
+        elif version == newest:
+            _check_frozen(report, event_type, version, released[event_type, version], schema)
         else:
             _check_new(report, event_type, version, newest, released[event_type, newest], schema)
         for older in range(1, version):
