@@ -132,7 +132,11 @@ def _check_frozen(report: Report, event_type: str, version: int, old: Schema, ne
     if old == new:
         report.standing[event_type] = f"v{version} released and unchanged"
         return
-    changes = compare(old, new)
+    try:
+        changes = compare(old, new)
+    except UnresolvableRef as exc:
+        report.findings.append(Finding(event_type, version, "$", f"cannot compare: {exc}"))
+        return
     for change in changes:
         report.findings.append(Finding(
             event_type, version, change.path, f"released version changed: {change.what}"))
@@ -150,7 +154,11 @@ def _check_new(
     new = {**new, "properties": {**new.get("properties", {})}}
     if "schema_version" in old.get("properties", {}):
         new["properties"]["schema_version"] = old["properties"]["schema_version"]
-    breaking = [change for change in compare(old, new) if change.breaking]
+    try:
+        breaking = [change for change in compare(old, new) if change.breaking]
+    except UnresolvableRef as exc:
+        report.findings.append(Finding(event_type, version, "$", f"cannot compare: {exc}"))
+        return
     for change in breaking:
         report.findings.append(Finding(
             event_type, version, change.path, f"{change.what} (breaking against v{previous})"))
@@ -358,12 +366,19 @@ def _resolve(root: Schema, node: Any) -> Any:
     return node
 
 
+class UnresolvableRef(ValueError):
+    """A `$ref` that is not a pointer into its own document, or points nowhere."""
+
+
 def _pointer(root: Schema, ref: str) -> Any:
-    if not ref.startswith("#"):
-        raise ValueError(f"only local $refs are supported, got {ref!r}")
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        raise UnresolvableRef(f"$ref {ref!r} is not a local pointer (#/...)")
     node: Any = root
     for part in ref[1:].split("/")[1:]:
-        node = node[part.replace("~1", "/").replace("~0", "~")]
+        try:
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        except (KeyError, IndexError, TypeError):
+            raise UnresolvableRef(f"$ref {ref!r} points nowhere") from None
     return node
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from profiler_hub_kit.models.base import Event, EventData, UserId
 from profiler_hub_kit.models.registry import CURRENT
+from pydantic import AwareDatetime
 
 from schemas.compatibility import Change, compare
 from schemas.compatibility import check as check_schemas
@@ -332,3 +334,50 @@ def test_an_event_type_not_released_yet_passes_and_is_said_so() -> None:
     report = check_schemas({}, {ERASED: (1, real_schema(ERASED))}, set())
     assert report.compatible
     assert report.standing == {ERASED: "v1 not released yet"}
+
+
+def test_a_broken_ref_in_a_released_schema_is_a_finding_not_a_crash() -> None:
+    released = real_schema()
+    released["properties"]["data"]["$ref"] = "#/$defs/Gone"
+    report = check_schemas({(COMPLETED, 1): released}, {COMPLETED: (1, real_schema())}, set())
+    assert [f.line() for f in report.findings] == [
+        f"{COMPLETED} v1 $: cannot compare: $ref '#/$defs/Gone' points nowhere"]
+
+
+# ----- real pydantic models of a v2, through the generator ----------------------------------
+
+
+class LearnerErasedV2(EventData):
+    event_type: ClassVar[str] = ERASED
+    schema_version: ClassVar[int] = 2
+
+    user_id: UserId
+    erased_at: AwareDatetime
+    reason: str | None = None
+
+
+class LearnerErasedV2Required(LearnerErasedV2):
+    source: str
+
+
+def generated(payload_model: type[EventData]) -> dict[str, Any]:
+    return json.loads(render(schema_for(payload_model, Event[payload_model])))  # type: ignore[valid-type]
+
+
+def test_a_generated_v2_with_an_optional_field_and_its_upcaster_passes() -> None:
+    report = check_schemas(
+        {(ERASED, 1): real_schema(ERASED)},
+        {ERASED: (2, generated(LearnerErasedV2))},
+        {(ERASED, 1)},
+    )
+    assert report.compatible, [f.line() for f in report.findings]
+
+
+def test_a_generated_v2_with_a_new_required_field_is_breaking() -> None:
+    report = check_schemas(
+        {(ERASED, 1): real_schema(ERASED)},
+        {ERASED: (2, generated(LearnerErasedV2Required))},
+        {(ERASED, 1)},
+    )
+    assert [f.line() for f in report.findings] == [
+        f"{ERASED} v2 $.data.source: new required field without default (breaking against v1)"]
