@@ -572,6 +572,54 @@ def api(
     )
 
 
+schemas_app = typer.Typer(no_args_is_help=True, help="Event schemas: compatibility gate, release.")
+app.add_typer(schemas_app, name="schemas")
+ReleasedDirOption = Annotated[
+    str | None, typer.Option("--released", help="Released schemas (default: schemas/released)")
+]
+
+
+def _schemas_report(released: str | None):
+    """The check's report, or one line on stderr and exit 2 when `released` cannot be read."""
+    from pathlib import Path
+
+    from schemas.release import RELEASED_DIR, ReleasedSchemasError, run_check
+
+    directory = Path(released) if released else RELEASED_DIR
+    try:
+        return directory, run_check(directory)
+    except ReleasedSchemasError as exc:
+        typer.echo(f"hub schemas: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@schemas_app.command("check")
+def schemas_check(released: ReleasedDirOption = None) -> None:
+    """Compare the current event schemas with the released ones (README: Schema compatibility);
+    exit 2 with one line per breaking change."""
+    _, report = _schemas_report(released)
+    for finding in report.findings:
+        typer.echo(finding.line(), err=True)
+    if not report.compatible:
+        raise typer.Exit(2)
+    typer.echo(report.summary())
+
+
+@schemas_app.command("release")
+def schemas_release(released: ReleasedDirOption = None) -> None:
+    """Freeze each event type's current version into the released schemas, once it passes check."""
+    from schemas.release import release
+
+    directory, report = _schemas_report(released)
+    for finding in report.findings:
+        typer.echo(finding.line(), err=True)
+    if not report.compatible:
+        typer.echo("nothing released: fix the breaking changes first", err=True)
+        raise typer.Exit(2)
+    written = release(directory)
+    typer.echo(f"released: {', '.join(written)}" if written else "nothing new to release")
+
+
 def main() -> None:
     import sys
 

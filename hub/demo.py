@@ -9,7 +9,7 @@ import sys
 import time
 
 from hub.api.auth import issue_token
-from hub.demo_summary import actual_figures, expected_figures, render
+from hub.demo_summary import render, summarise
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
 from toolkit.db import create_engine
@@ -148,16 +148,16 @@ def run_demo(
         asyncio.run(publish_sample(settings, sample))
         seconds = asyncio.run(wait_caught_up(settings, timeout=600))
         print(f"== projections caught up ({seconds:.1f}s after publishing)")
+        published = sample.counts()
         print("published:")
-        for key, value in sample.counts().items():
+        for key, value in published.items():
             print(f"  {key:34} {value}")
-        actual = asyncio.run(actual_figures(settings))
-        expected = expected_figures(sample)
-        print("projections (each beside what the published events imply):")
-        for line in render(actual, expected):
+        summary = asyncio.run(summarise(settings, published))
+        for line in render(summary):
             print(line)
-        matches = actual == expected
-        print(f"== projections {'MATCH' if matches else 'DO NOT MATCH'} the published events")
+        matches = summary.agrees
+        print(f"== projections {'AGREE' if matches else 'DO NOT AGREE'} with each other and "
+              "the published counts")
         print(asyncio.run(api_answer(settings, sample)))
         print("try the read API:")
         for line in curl_examples(settings, sample):
