@@ -8,15 +8,18 @@ import json
 
 from consumers.missions.projection import MissionsProjection
 from hub.dlq import read_dead_letters, redrive
+from schemas.registry import encode
 from tests.conftest import settings_env
 from tests.support.events import completed
-from tests.support.kafka import publish_events
+from tests.support.kafka import publish_events, publish_raw
 from tests.support.procs import run_hub
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.bulk import replay_to_end
 from toolkit.streaming.dead_letters import DeadLetterSink
 from toolkit.streaming.runtime import dead_letter_producer
+
+TRACEPARENT = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 class RefusesOneEvent(MissionsProjection):
@@ -87,9 +90,10 @@ async def test_trace_says_where_an_event_is_in_each_consumer(settings, unique):
     assert "dead_lettered" in text.stdout and "reason apply_failed" in text.stdout
 
 
-async def test_a_redriven_event_shows_both_copies(settings, unique):
+async def test_a_redriven_event_shows_both_copies_in_one_trace(settings, unique):
     poison = completed(f"{unique}-p", minute=1)
-    await publish_events(settings.kafka_bootstrap, settings.profiler_topic, [poison])
+    await publish_raw(settings.kafka_bootstrap, settings.profiler_topic,
+                      [(poison.key, encode(poison))], headers=[("traceparent", TRACEPARENT)])
     await replay_missions(settings, RefusesOneEvent(settings.erasure_secret, poison.event_id))
     engine = create_engine(settings)
     try:
@@ -102,6 +106,8 @@ async def test_a_redriven_event_shows_both_copies(settings, unique):
     traced = await asyncio.to_thread(trace, poison.event_id, settings_env(settings))
     first, second = traced["copies"]
     assert second["redriven_from"] and not first["redriven_from"]
+    # The dead letter kept the trace context and the redrive republished it.
+    assert first["traceparent"] == second["traceparent"] == TRACEPARENT.decode()
     assert [s["state"] for s in states(traced, "missions")] == ["dead_lettered", "applied"]
 
 
