@@ -101,7 +101,8 @@ def _exporters(names: str, env: Mapping[str, str]) -> list[SpanExporter]:
                     "exporter over HTTP/protobuf only; use http/protobuf")
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            exporters.append(OTLPSpanExporter())  # endpoint, headers, timeout: OTEL_* vars
+            # Headers, timeout, compression: the exporter reads its OTEL_* variables itself.
+            exporters.append(OTLPSpanExporter(endpoint=_traces_endpoint(env)))
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
@@ -110,6 +111,15 @@ def _exporters(names: str, env: Mapping[str, str]) -> list[SpanExporter]:
             raise TracingConfigError(
                 f"OTEL_TRACES_EXPORTER={names!r}: the hub knows otlp, console and none")
     return exporters
+
+
+def _traces_endpoint(env: Mapping[str, str]) -> str | None:
+    """The OTLP/HTTP traces URL the variables give (None: the exporter's default,
+    http://localhost:4318/v1/traces)."""
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return f"{base.rstrip('/')}/v1/traces" if base else None
 
 
 def trace_headers(context: Context | None = None) -> Headers:

@@ -75,3 +75,69 @@ async def test_one_trace_reaches_the_relay_and_every_consumers_apply(settings, u
         assert span.attributes["event_id"] == str(event.event_id), consumer
         assert span.attributes["outcome"] == "applied", consumer
         assert span.parent is not None and span.parent.span_id == publish.context.span_id
+
+
+class OtlpCollector:
+    """An OTLP/HTTP traces endpoint on loopback that keeps every span it receives."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.spans: list = []
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource in request.resource_spans:
+                    service = {a.key: a.value.string_value
+                               for a in resource.resource.attributes}.get("service.name")
+                    for scope in resource.scope_spans:
+                        collector.spans += [(service, span) for span in scope.spans]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_hub_process_exports_its_spans_over_otlp_when_told(settings, unique):
+    from tests.conftest import settings_env
+    from tests.support.procs import run_hub
+
+    memory_exporter()  # this process's spans are recorded, so the enqueuer's trace is real
+    event = completed(f"{unique}-learner", minute=0)
+    engine = create_engine(settings)
+    try:
+        with tracer("tests.profiler").start_as_current_span("profiler saves a result") as root:
+            async with engine.begin() as conn:
+                await enqueue(conn, event, settings.profiler_topic)
+    finally:
+        await engine.dispose()
+    collector = OtlpCollector()
+    try:
+        env = {**settings_env(settings), "OTEL_TRACES_EXPORTER": "otlp",
+               "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}
+        done = await asyncio.to_thread(run_hub, ["relay", "--once"], env)
+        assert done.returncode == 0, done.stderr
+    finally:
+        collector.close()
+    [(service, publish)] = collector.spans  # the provider flushes when the process exits
+    assert service == "profiler-hub-relay"
+    assert publish.trace_id == root.get_span_context().trace_id.to_bytes(16, "big")
+    assert publish.parent_span_id == root.get_span_context().span_id.to_bytes(8, "big")
