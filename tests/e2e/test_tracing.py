@@ -14,7 +14,7 @@ from producers.relay import run_relay
 from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import read_all
-from tests.support.tracing import memory_exporter
+from tests.support.tracing import recorded_spans
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.bulk import replay_to_end
@@ -39,25 +39,25 @@ async def apply_everywhere(settings) -> None:
 
 
 async def test_one_trace_reaches_the_relay_and_every_consumers_apply(settings, unique):
-    spans = memory_exporter()
     event = completed(f"{unique}-learner", minute=0, level="advanced")
     engine = create_engine(settings)
-    try:
-        with tracer("tests.profiler").start_as_current_span("profiler saves a result") as root:
-            async with engine.begin() as conn:
-                await enqueue(conn, event, settings.profiler_topic)
-    finally:
-        await engine.dispose()
+    with recorded_spans() as spans:
+        try:
+            with tracer("tests.profiler").start_as_current_span("profiler saves a result") as root:
+                async with engine.begin() as conn:
+                    await enqueue(conn, event, settings.profiler_topic)
+        finally:
+            await engine.dispose()
+        assert await run_relay(settings, asyncio.Event(), once=True) == 1
+        await apply_everywhere(settings)
+        finished = spans.get_finished_spans()
     trace_id = root.get_span_context().trace_id
     [stored] = await db.fetch(settings.database_url,
                               "select trace_context from hub_outbox.outbox")
     assert f"{trace_id:032x}" in stored["trace_context"]
-
-    assert await run_relay(settings, asyncio.Event(), once=True) == 1
     [record] = await read_all(settings.kafka_bootstrap, settings.profiler_topic, 1)
-    await apply_everywhere(settings)
 
-    in_trace = [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id]
+    in_trace = [s for s in finished if s.context.trace_id == trace_id]
     [publish] = [s for s in in_trace if s.kind is SpanKind.PRODUCER]
     assert publish.attributes is not None
     assert publish.attributes["messaging.client_id"] == "profiler-hub-relay"
@@ -120,15 +120,15 @@ async def test_a_hub_process_exports_its_spans_over_otlp_when_told(settings, uni
     from tests.conftest import settings_env
     from tests.support.procs import run_hub
 
-    memory_exporter()  # this process's spans are recorded, so the enqueuer's trace is real
     event = completed(f"{unique}-learner", minute=0)
     engine = create_engine(settings)
-    try:
-        with tracer("tests.profiler").start_as_current_span("profiler saves a result") as root:
-            async with engine.begin() as conn:
-                await enqueue(conn, event, settings.profiler_topic)
-    finally:
-        await engine.dispose()
+    with recorded_spans():  # the enqueuer's trace is sampled, as a traced profiler's would be
+        try:
+            with tracer("tests.profiler").start_as_current_span("profiler saves a result") as root:
+                async with engine.begin() as conn:
+                    await enqueue(conn, event, settings.profiler_topic)
+        finally:
+            await engine.dispose()
     collector = OtlpCollector()
     try:
         env = {**settings_env(settings), "OTEL_TRACES_EXPORTER": "otlp",

@@ -11,7 +11,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from producers.outbox import outbox_row
 from tests.support.events import completed
-from tests.support.tracing import memory_exporter
+from tests.support.tracing import recorded_spans
 from toolkit.logs import json_handler
 from toolkit.streaming.batch_spans import RECORD_SPANS_MAX, batch_span
 from toolkit.streaming.dead_letters import Refusal
@@ -95,17 +95,17 @@ def record(offset: int, traced: bool = True) -> Record:
 
 
 def test_a_small_batch_continues_each_records_trace_with_its_outcome():
-    spans = memory_exporter()
     events = [completed("learner-1", minute=0), completed("learner-2", minute=1)]
     records = [record(10), record(11), record(12, traced=False)]
     screened = [events[0], Refusal(records[1], "schema_unknown", "v9"), events[1]]
-    with batch_span("missions") as notes:
-        assert notes is not None
-        notes.note(records[0], "applied")
-        notes.note(records[1], "dead_lettered", "schema_unknown")
-        notes.note(records[2], "skipped")
-        notes.finish(records, screened)
-    finished = spans.get_finished_spans()
+    with recorded_spans() as spans:
+        with batch_span("missions") as notes:
+            assert notes is not None
+            notes.note(records[0], "applied")
+            notes.note(records[1], "dead_lettered", "schema_unknown")
+            notes.note(records[2], "skipped")
+            notes.finish(records, screened)
+        finished = spans.get_finished_spans()
     batch = finished[-1]
     assert batch.attributes is not None and batch.attributes["outcome.applied"] == 1
     assert [link.context.trace_id for link in batch.links] == [TRACE_ID, TRACE_ID]
@@ -122,15 +122,22 @@ def test_a_small_batch_continues_each_records_trace_with_its_outcome():
 
 
 def test_a_large_batch_is_one_span_with_links():
-    spans = memory_exporter()
     records = [record(offset) for offset in range(RECORD_SPANS_MAX + 1)]
     events = [completed(f"learner-{i}", minute=0) for i in range(len(records))]
-    with batch_span("recipes") as notes:
-        assert notes is not None
-        for r in records:
-            notes.note(r, "applied")
-        notes.finish(records, events)
-    [batch] = spans.get_finished_spans()
+    with recorded_spans() as spans:
+        with batch_span("recipes") as notes:
+            assert notes is not None
+            for r in records:
+                notes.note(r, "applied")
+            notes.finish(records, events)
+        [batch] = spans.get_finished_spans()
     assert len(batch.links) == len(records)
     assert all(link.attributes and link.attributes["outcome"] == "applied"
                for link in batch.links)
+
+
+def test_outside_recording_a_batch_builds_nothing_per_record():
+    with recorded_spans():  # installs the session's provider; it records inside only
+        pass
+    with batch_span("missions") as notes:
+        assert notes is None
