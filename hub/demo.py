@@ -9,10 +9,10 @@ import sys
 import time
 
 from hub.api.auth import issue_token
+from hub.bootstrap import database_engine
 from hub.demo_summary import actual_figures, expected_figures, render
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
-from toolkit.db import create_engine
 from toolkit.lag import stored_positions
 from toolkit.settings import PROJECT_ROOT, Settings
 
@@ -36,16 +36,13 @@ async def wait_caught_up(settings: Settings, timeout: float) -> float:
 
     One Kafka client and one database connection pool serve every poll: a client started
     per projection per poll (the first form) cost the workers' catch-up a share of the CPU."""
-    from aiokafka import AIOKafkaConsumer
-
-    from toolkit.streaming.bulk import topic_partitions
+    from toolkit.kafka import reader, topic_partitions
 
     started = time.monotonic()
     projections = list(all_projections().values())
     topics = sorted({t for p in projections for t in p.topics(settings)})
-    engine = create_engine(settings, pool_size=1)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    engine = database_engine(settings, pool_size=1)
+    consumer = reader(settings.kafka_bootstrap)
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, topics)

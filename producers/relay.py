@@ -45,10 +45,11 @@ from prometheus_client import Counter, Gauge, start_http_server
 from sqlalchemy import Select, TextClause, delete, extract, func, literal_column, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from producers.outbox import outbox
 from producers.publisher import EventPublisher, Publisher, PublishError, Token
+from toolkit.db import engine_for_url
 from toolkit.settings import Settings
 from toolkit.streaming.faults import backoff_seconds, is_transient
 
@@ -114,7 +115,7 @@ def outbox_urls(settings: Settings, override: Sequence[str] = ()) -> list[str]:
 
 
 def outbox_engine(url: str, pool_size: int = 2) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+    return engine_for_url(url, pool_size=pool_size, max_overflow=0, pre_ping=True)
 
 
 async def outbox_figures(conn: AsyncConnection) -> dict[str, Any]:
