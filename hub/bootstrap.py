@@ -88,13 +88,14 @@ def api_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     # No overflow: connections opened and closed under load past the pool cost more than
     # a pool as large as the concurrency (SQLAlchemy's queue of waiters for a small pool
     # gave p99s of seconds under wrk at 32 connections).
-    pool = {"pool_size": settings.api_pool_size, "max_overflow": 0, "pre_ping": False,
-            "autocommit": True}
-    engine = create_engine(settings, **pool)
+    def pool(of: Settings) -> AsyncEngine:
+        return create_engine(of, pool_size=settings.api_pool_size, max_overflow=0,
+                             pre_ping=False, autocommit=True)
+
+    engine = pool(settings)
     if not settings.read_database_url or settings.read_database_url == settings.database_url:
         return engine, engine
-    replica = settings.model_copy(update={"database_url": settings.read_database_url})
-    return engine, create_engine(replica, **pool)
+    return engine, pool(settings.model_copy(update={"database_url": settings.read_database_url}))
 
 
 def worker_runtime(projection: Projection, settings: Settings) -> WorkerRuntime:

@@ -76,6 +76,9 @@ async def plan(hub: Hub, projection: Projection, target: Target) -> list[Step]:
         if not partitions:
             raise ReplayRefused(f"no partitions found for {', '.join(topics)}: "
                                 "run `hub migrate` to create the topics")
+        if target.kind == "offset" and target.partition not in {tp.partition for tp in partitions}:
+            raise ReplayRefused(f"no partition {target.partition} in {', '.join(topics)} "
+                                f"(partitions 0 to {max(tp.partition for tp in partitions)})")
         begins = await kafka.beginning_offsets(partitions)
         ends = await kafka.end_offsets(partitions)
         found = {}
@@ -98,9 +101,6 @@ async def plan(hub: Hub, projection: Projection, target: Target) -> list[Step]:
             return current.get((tp.topic, tp.partition), begins[tp])
         return min(max(target.offset or 0, begins[tp]), ends[tp])
 
-    if target.kind == "offset" and target.partition not in {tp.partition for tp in partitions}:
-        raise ReplayRefused(f"no partition {target.partition} in {', '.join(topics)} "
-                            f"(partitions 0 to {max(tp.partition for tp in partitions)})")
     return [
         Step(tp.topic, tp.partition, current.get((tp.topic, tp.partition), begins[tp]), goal(tp))
         for tp in partitions
