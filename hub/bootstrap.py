@@ -44,7 +44,7 @@ def utc_now() -> datetime:
 @dataclass
 class Hub:
     """What an operation may use: the settings, one engine on the hub's database, the clock,
-    and factories for Kafka clients (started and stopped by the operation that uses them)."""
+    and the Kafka clients it starts and stops itself."""
 
     settings: Settings
     engine: AsyncEngine
@@ -60,12 +60,6 @@ class Hub:
 
     def dead_letter_producer(self) -> AIOKafkaProducer:
         return dead_letter_producer(self.settings)
-
-    def publisher(self, **options: Any) -> Publisher:
-        return publisher_for(self.settings, **options)
-
-    async def group_states(self, groups: list[str]) -> dict[str, dict[str, Any]]:
-        return await kafka.group_states(self.bootstrap, groups)
 
 
 def publisher_for(settings: Settings, **options: Any) -> Publisher:

@@ -34,9 +34,9 @@ def assert_refused(result: subprocess.CompletedProcess, says: str) -> None:
 def plain_env(stack) -> dict[str, str]:
     """The shared services, no topics or migrations of its own: enough for every refusal that
     comes before any work."""
-    return settings_env(Settings(environment="test", erasure_key=TEST_ERASURE_KEY,
-                                 kafka_bootstrap=stack.kafka_bootstrap,
-                                 database_url=stack.database_url))
+    return settings_env(Settings.model_validate({
+        "environment": "test", "erasure_key": TEST_ERASURE_KEY,
+        "kafka_bootstrap": stack.kafka_bootstrap, "database_url": stack.database_url}))
 
 
 # (arguments, environment overrides, what the line says)
@@ -90,7 +90,10 @@ async def test_relay_once_refuses_rows_for_a_topic_the_broker_lacks(stack, setti
         engine = engine_for_url(url, pool_size=1)
         try:
             async with engine.begin() as conn:
-                await enqueue(conn, completed(f"{unique}-0", minute=0), f"t{unique}.no-such-topic")
+                inserting = enqueue(conn, completed(f"{unique}-0", minute=0),
+                                    f"t{unique}.no-such-topic")
+                assert inserting is not None  # an async connection: awaited
+                await inserting
         finally:
             await engine.dispose()
         result = await asyncio.to_thread(
