@@ -9,7 +9,7 @@ import sys
 import time
 
 from hub.api.auth import issue_token
-from hub.bootstrap import database_engine
+from hub.bootstrap import database_engine, run_async
 from hub.demo_summary import actual_figures, expected_figures, render
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
@@ -142,20 +142,20 @@ def run_demo(
         print(f"== publishing {len(sample.messages)} sample messages (seed {seed})")
         from hub.publishing import publish_sample
 
-        asyncio.run(publish_sample(settings, sample))
-        seconds = asyncio.run(wait_caught_up(settings, timeout=600))
+        run_async(publish_sample(settings, sample), settings)
+        seconds = run_async(wait_caught_up(settings, timeout=600), settings)
         print(f"== projections caught up ({seconds:.1f}s after publishing)")
         print("published:")
         for key, value in sample.counts().items():
             print(f"  {key:34} {value}")
-        actual = asyncio.run(actual_figures(settings))
+        actual = run_async(actual_figures(settings), settings)
         expected = expected_figures(sample)
         print("projections (each beside what the published events imply):")
         for line in render(actual, expected):
             print(line)
         matches = actual == expected
         print(f"== projections {'MATCH' if matches else 'DO NOT MATCH'} the published events")
-        print(asyncio.run(api_answer(settings, sample)))
+        print(run_async(api_answer(settings, sample), settings))
         print("try the read API:")
         for line in curl_examples(settings, sample):
             print("  " + line)
