@@ -32,7 +32,7 @@ def catalog_load(
 
     from pydantic import ValidationError
 
-    from hub.catalog_store import store_catalog
+    from consumers.recipes.catalog_store import store_catalog
     from toolkit.db import create_engine
 
     async def load(text: bytes):
@@ -488,8 +488,8 @@ def audit_prune(
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.api.audit import prune_denials
     from toolkit.db import create_engine
+    from toolkit.web.audit import prune_denials
 
     def refuse(message: str, code: int = 2) -> typer.Exit:
         typer.echo(f"hub audit prune: {message}", err=True)

@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 
-from hub.api.auth import issue_token
 from hub.demo_summary import actual_figures, expected_figures, render
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
 from toolkit.db import create_engine
 from toolkit.lag import stored_positions
 from toolkit.settings import PROJECT_ROOT, Settings
+from toolkit.web.auth import issue_token
 
 LOG_DIR = PROJECT_ROOT / ".stack" / "demo"
 

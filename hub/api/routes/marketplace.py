@@ -21,10 +21,10 @@ from consumers.recipes.talent import (
     distinct_skills,
     parse_skill_filter,
 )
-from hub.api.access import Decision
-from hub.api.auth import Principal
-from hub.api.deps import Caller, Conn, enforce
-from hub.api.freshness import Fresh, answer, projection_read
+from toolkit.web.access import Decision
+from toolkit.web.auth import Principal
+from toolkit.web.deps import Caller, Conn, enforce
+from toolkit.web.freshness import Fresh, answer, projection_read
 
 router = APIRouter(prefix="/api/v1/marketplace", tags=["marketplace"])
 FreshRead = Annotated[Fresh, Depends(projection_read("recipes"))]
