@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
@@ -116,14 +117,13 @@ def create_app(settings: Settings, registered: Sequence[Registration] = REGISTER
         # No overflow: connections opened and closed under load past the pool cost more than
         # a pool as large as the concurrency (SQLAlchemy's queue of waiters for a small pool
         # gave p99s of seconds under wrk at 32 connections).
-        pool = {"pool_size": settings.api_pool_size, "max_overflow": 0, "pre_ping": False,
-                "autocommit": True}
-        app.state.engine = create_engine(settings, **pool)
+        api_engine = partial(create_engine, pool_size=settings.api_pool_size, max_overflow=0,
+                       pre_ping=False, autocommit=True)
+        app.state.engine = api_engine(settings)
         replica = bool(settings.read_database_url) and (
             settings.read_database_url != settings.database_url)
         app.state.read_engine = (
-            create_engine(settings.model_copy(update={"database_url": settings.read_database_url}),
-                          **pool)
+            api_engine(settings.model_copy(update={"database_url": settings.read_database_url}))
             if replica else app.state.engine)
         # NOTIFY reaches the primary's listeners only; on a standby one poller per process.
         app.state.positions = PositionWatch(
