@@ -118,7 +118,7 @@ def create_app(settings: Settings, registered: Sequence[Registration] = REGISTER
         # a pool as large as the concurrency (SQLAlchemy's queue of waiters for a small pool
         # gave p99s of seconds under wrk at 32 connections).
         api_engine = partial(create_engine, pool_size=settings.api_pool_size, max_overflow=0,
-                       pre_ping=False, autocommit=True)
+                             pre_ping=False, autocommit=True)
         app.state.engine = api_engine(settings)
         replica = bool(settings.read_database_url) and (
             settings.read_database_url != settings.database_url)
