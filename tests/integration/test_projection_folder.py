@@ -80,14 +80,16 @@ async def engine(settings):
 
 
 async def read_model(engine) -> tuple[list, list]:
-    """The counts (without `updated_at`, the time of the write) and the positions."""
+    """The counts and the positions, without the columns the two paths need not agree on
+    (tests/reliability/reference.py, VOLATILE_COLUMNS): when a row was written, and the
+    newest event a position records (the live path's batches span partitions)."""
     c, p = tables.counts, tables.positions
     async with engine.connect() as conn:
         counts = (await conn.execute(
             select(c.c.user_id, c.c.sessions, c.c.latest_completed_at, c.c.cohort_id,
                    c.c.enterprise_id).order_by(c.c.user_id))).all()
         positions = (await conn.execute(
-            select(p.c.topic, p.c.partition, p.c.next_offset, p.c.last_event_at)
+            select(p.c.topic, p.c.partition, p.c.next_offset)
             .order_by(p.c.topic, p.c.partition))).all()
     return counts, positions
 
