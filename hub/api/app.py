@@ -23,7 +23,7 @@ from hub.projections import REGISTERED, Registration, all_projections, read_apis
 from toolkit.db import create_engine
 from toolkit.settings import Settings
 from toolkit.web.access import NO_MENTORS
-from toolkit.web.freshness import PositionWatch
+from toolkit.web.freshness import PositionWatch, document_freshness
 
 log = logging.getLogger("hub.api")
 
@@ -51,40 +51,6 @@ class RefuseNul:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-FRESHNESS_HEADERS = {
-    "Hub-Projection": "The projection that answered (missions, recipes, portfolio, mentorship, "
-                      "analytics).",
-    "Hub-Newest-Event-At": "`occurred_at` of the newest event that projection has applied "
-                           "(`none` before any).",
-    "Hub-Lag-Seconds": "Seconds since that event occurred: how stale the answer can be while "
-                       "events keep arriving (absent before any event).",
-    "Hub-Position-Included": "With `Hub-Min-Position` only: `true` when the projection has "
-                             "applied every token given, `false` when `wait_ms` ran out first "
-                             "(the answer is what it had).",
-}
-
-
-def document_freshness(app: FastAPI) -> None:
-    """Add the freshness headers to the documented 200 of every projection-backed endpoint
-    (those taking `Hub-Min-Position`)."""
-    generate = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = generate()
-            for operations in schema["paths"].values():
-                for operation in operations.values():
-                    names = {p["name"] for p in operation.get("parameters", [])}
-                    if "Hub-Min-Position" in names and "200" in operation["responses"]:
-                        operation["responses"]["200"]["headers"] = {
-                            name: {"description": text, "schema": {"type": "string"}}
-                            for name, text in FRESHNESS_HEADERS.items()}
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_environment() -> FastAPI:

@@ -4,8 +4,9 @@ the consistency token, its wait and the freshness headers."""
 
 from __future__ import annotations
 
-from hub.api.app import FRESHNESS_HEADERS, create_app
+from hub.api.app import create_app
 from toolkit.settings import Settings
+from toolkit.web.freshness import FRESHNESS_HEADERS
 
 
 def document():

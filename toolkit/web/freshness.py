@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import Header, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy import Table, select
@@ -278,6 +278,40 @@ def projection_read(projection: str):
         return Fresh(watch, projection, included)
 
     return dependency
+
+
+FRESHNESS_HEADERS = {
+    "Hub-Projection": "The projection that answered (missions, recipes, portfolio, mentorship, "
+                      "analytics).",
+    "Hub-Newest-Event-At": "`occurred_at` of the newest event that projection has applied "
+                           "(`none` before any).",
+    "Hub-Lag-Seconds": "Seconds since that event occurred: how stale the answer can be while "
+                       "events keep arriving (absent before any event).",
+    "Hub-Position-Included": "With `Hub-Min-Position` only: `true` when the projection has "
+                             "applied every token given, `false` when `wait_ms` ran out first "
+                             "(the answer is what it had).",
+}
+
+
+def document_freshness(app: FastAPI) -> None:
+    """Add the freshness headers to the documented 200 of every projection-backed endpoint
+    (those taking `Hub-Min-Position`)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    names = {p["name"] for p in operation.get("parameters", [])}
+                    if "Hub-Min-Position" in names and "200" in operation["responses"]:
+                        operation["responses"]["200"]["headers"] = {
+                            name: {"description": text, "schema": {"type": "string"}}
+                            for name, text in FRESHNESS_HEADERS.items()}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def answer(model: BaseModel, fresh: Fresh | None = None) -> Response:
