@@ -36,8 +36,8 @@ def catalog_load(
 
     from pydantic import ValidationError
 
+    from consumers.recipes.catalog_store import store_catalog
     from hub.bootstrap import run
-    from hub.catalog_store import store_catalog
 
     async def load(hub):
         async with hub.engine.begin() as conn:
@@ -420,9 +420,9 @@ def audit_prune(
     """Delete access denials past the retention period, in batches; prints one line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.api.audit import prune_denials
     from hub.bootstrap import run
     from hub.operations.refusals import Refused
+    from toolkit.web.audit import prune_denials
 
     settings = get_settings()  # a bad setting: `main` says so in one line, exit 2
     days = settings.audit_retention_days if older_than_days is None else older_than_days

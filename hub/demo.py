@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 
-from hub.api.auth import issue_token
 from hub.bootstrap import database_engine, run_async
 from hub.demo_summary import Summary, render, summarise
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
 from toolkit.lag import stored_positions
 from toolkit.settings import PROJECT_ROOT, Settings
+from toolkit.web.auth import issue_token
 
 LOG_DIR = PROJECT_ROOT / ".stack" / "demo"
 

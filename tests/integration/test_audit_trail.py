@@ -14,13 +14,13 @@ import pytest
 from prometheus_client import REGISTRY
 
 from hub.api.app import create_app
-from hub.api.audit import MAX_PRINCIPAL_CHARS, MAX_RESOURCE_CHARS, DenialRateLimit
-from hub.api.auth import issue_token
 from hub.migrate import alembic_config, upgrade_database
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.procs import run_hub
 from toolkit.db import create_engine
+from toolkit.web.audit import MAX_PRINCIPAL_CHARS, MAX_RESOURCE_CHARS, DenialRateLimit
+from toolkit.web.auth import issue_token
 
 DIFFICULTY = "/api/v1/missions/difficulty"
 TALENT = "/api/v1/marketplace/talent-matches/profiler"

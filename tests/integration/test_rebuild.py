@@ -9,7 +9,6 @@ import time
 import httpx
 
 from hub.api.app import create_app
-from hub.api.auth import issue_token
 from hub.bootstrap import connected
 from hub.operations.rebuild import plan, rebuild
 from hub.projections import all_projections
@@ -20,6 +19,7 @@ from tests.integration.test_replay import catch_up
 from tests.support import db
 from tests.support.procs import run_hub
 from toolkit.db import create_engine
+from toolkit.web.auth import issue_token
 
 REBUILT = ["missions", "analytics"]
 # Wall-clock stamps differ between two applications of the same events by design, and
