@@ -67,7 +67,9 @@ def test_the_hubs_schemas_modules_are_the_kits():
 
     from schemas.session_completed import SessionCompletedV1
 
-    assert schemas.registry is registry
+    assert schemas.registry.CURRENT is registry.CURRENT
+    assert schemas.registry.UPCASTERS is registry.UPCASTERS
+    assert schemas.registry.decode is registry.decode
     assert SessionCompletedV1 is profiler_hub_kit.models.session_completed.SessionCompletedV1
 
 
