@@ -37,7 +37,7 @@ def group_skill_gaps(
             per_skill[skill].append((score, target))
     if not learners:
         return None
-    gaps = [
+    gaps: list[dict[str, Any]] = [
         {
             "skill": skill,
             "learners": len(pairs),

@@ -345,7 +345,8 @@ async def run_relay(
                 log.warning("relay batch of %s failed, rows stay pending; retrying in %.1fs: %r",
                             name, delay, exc)
                 # A fresh producer after a failure: no half-failed idempotence state carried on.
-                publisher = await _discard(publisher)
+                await _discard(publisher)
+                publisher = None
                 await _wait(stop, delay)
                 continue
             attempt = 0

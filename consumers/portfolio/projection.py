@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.portfolio import tables
@@ -51,7 +52,7 @@ def facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
     }
 
 
-def columns_to_facts(row: Mapping[str, Any]) -> SessionFacts:
+def columns_to_facts(row: RowMapping) -> SessionFacts:
     return make_facts(
         row["track"], tuple(row["core_values"]), row["motivation"], row["impact_goal"],
         row["cohort_id"], row["enterprise_id"],

@@ -81,7 +81,7 @@ def _param(column: str) -> str:
 
 def _rounds(
     rows: Sequence[Mapping[str, Any]], unique: Collection[str]
-) -> list[Sequence[Mapping[str, Any]]]:
+) -> Sequence[Sequence[Mapping[str, Any]]]:
     if not rows:
         return []
     if not unique:
