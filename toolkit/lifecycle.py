@@ -30,16 +30,11 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from schemas.learner_erased import LearnerErasedV1
 from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
 from schemas.session_completed import SessionCompletedV1
-from schemas.session_invalidated import SessionInvalidatedV1
 
 FactsT = TypeVar("FactsT")
 
-COMPLETED = SessionCompletedV1.event_type
-INVALIDATED = SessionInvalidatedV1.event_type
-ERASED = LearnerErasedV1.event_type
 
 
 @dataclass(frozen=True, slots=True)
