@@ -36,7 +36,6 @@ from schemas.session_completed import SessionCompletedV1
 FactsT = TypeVar("FactsT")
 
 
-
 @dataclass(frozen=True, slots=True)
 class Session(Generic[FactsT]):
     session_id: UUID
