@@ -169,8 +169,9 @@ def dlq_redrive(
             if missing:
                 typer.echo(f"no such dead letters: {', '.join(missing)}", err=True)
                 raise typer.Exit(2)
-            chosen = [x for x in letters if (all_ or x.ref in refs) and x.ref not in done]
-            skipped = len([x for x in letters if (all_ or x.ref in refs) and x.ref in done])
+            asked = set(refs or ())
+            chosen = [x for x in letters if (all_ or x.ref in asked) and x.ref not in done]
+            skipped = len([x for x in letters if (all_ or x.ref in asked) and x.ref in done])
             truncated = [x for x in chosen if x.truncated]
             chosen = [x for x in chosen if not x.truncated]
             typer.echo(

@@ -12,6 +12,7 @@ from hub.api.auth import issue_token
 from hub.demo_summary import actual_figures, expected_figures, render
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
+from schemas.registry import SessionCompleted
 from toolkit.db import create_engine
 from toolkit.lag import stored_positions
 from toolkit.settings import PROJECT_ROOT, Settings
@@ -75,7 +76,7 @@ def curl_examples(settings: Settings, sample: SampleTraffic) -> list[str]:
     completion = next(
         e
         for e in sample.profiler_events()
-        if e.key == learner and e.event_type == "profiler.session.completed"
+        if e.key == learner and isinstance(e, SessionCompleted)
     )
     cohort = completion.data.cohort_id or "cohort-01"
     enterprise = completion.data.enterprise_id or "enterprise-a"

@@ -49,7 +49,9 @@ async def actual_figures(settings: Settings) -> Figures:
     engine = create_engine(settings, pool_size=1)
 
     async def count(table, *where) -> int:
-        return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar()
+        return (
+            await conn.execute(select(func.count()).select_from(table).where(*where))
+        ).scalar_one()
 
     try:
         async with engine.connect() as conn:
@@ -84,7 +86,7 @@ async def actual_figures(settings: Settings) -> Figures:
                             totals.scope == "cohort"
                         )
                     )
-                ).scalar()
+                ).scalar_one()
             )
             figures["analytics: enterprises"] = await count(
                 analytics.group_totals, totals.scope == "enterprise"

@@ -80,6 +80,7 @@ async def plan(
         begins = await kafka.beginning_offsets(partitions)
         ends = await kafka.end_offsets(partitions)
         if target.kind == "time":
+            assert target.at is not None  # parse_target gives every time target its instant
             found = await kafka.offsets_for_times(
                 {tp: int(target.at.timestamp() * 1000) for tp in partitions}
             )

@@ -61,7 +61,7 @@ async def collect(settings: Settings) -> dict[str, Any]:
                         .where(text("schema_name = :s"))
                         .params(s=f"{positions.schema}_rebuild")
                     )
-                ).scalar() > 0
+                ).scalar_one() > 0
             dead_topic = settings.dead_letter_topic(name)
             dead = await end_offsets(settings.kafka_bootstrap, [dead_topic])
             consumers[name] = {

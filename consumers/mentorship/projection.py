@@ -131,7 +131,9 @@ class MentorshipProjection:
         if changes or erased:
             await self._apply_assignments(conn, changes, erased)
 
-    async def _apply_profiler(self, conn: AsyncConnection, events: list[AnyEvent]) -> set[str]:
+    async def _apply_profiler(
+        self, conn: AsyncConnection, events: Sequence[AnyEvent]
+    ) -> set[str]:
         """Sessions, invalidations and erasures; returns the learners erased by this batch."""
         before, after = await self._store.fold_batch(conn, events, session_facts)
 

@@ -278,8 +278,8 @@ async def cohort_analytics(caller: Principal, cohort_id: str, conn) -> BaseModel
                               freshness=row["freshness"], **asdict(found))
 
 
-async def enterprise_analytics(caller: Principal, enterprise_id: str | None,
-                               conn) -> BaseModel | None:
+async def enterprise_analytics(caller: Principal, enterprise_id: str, conn) -> BaseModel | None:
+    # enterprise_id "": none named, the enterprise admin's own (as for the route's None).
     from consumers.analytics.decide import ENTERPRISE
     from hub.api.routes.analytics import (
         CohortLearners,
@@ -427,7 +427,7 @@ class FastReads:
             route = ROUTES.get(path)
             if route is not None:
                 usable, subject = learner_param(scope["query_string"])
-                if usable and await self._answer(route, subject, scope, receive, send):
+                if usable and await self._answer(route, subject or "", scope, receive, send):
                     return
             elif (match := MENTEE_PATH.match(path)) and not scope["query_string"]:
                 route = ("mentorship", mentee_results)
@@ -445,13 +445,14 @@ class FastReads:
             elif path == ENTERPRISE_PATH:
                 usable, enterprise_id = group_param(scope["query_string"])
                 if usable and await self._answer(("analytics", enterprise_analytics),
-                                                 enterprise_id, scope, receive, send,
+                                                 enterprise_id or "", scope, receive, send,
                                                  default_to_caller=False):
                     return
         await self.app(scope, receive, send)
 
-    async def _answer(self, route: tuple[str, Handler], subject: str | None, scope: Scope,
+    async def _answer(self, route: tuple[str, Handler], subject: str, scope: Scope,
                       receive: Receive, send: Send, default_to_caller: bool = True) -> bool:
+        """`subject` "": none named (the caller's own id when `default_to_caller`)."""
         from hub.api.freshness import Fresh, answer, watch_of
 
         token, waits = bearer(scope)
