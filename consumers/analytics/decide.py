@@ -43,7 +43,7 @@ def exact(score: float) -> Decimal:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionFacts:
+class SessionContribution:
     """What the analytics projection keeps of a completed session."""
 
     cohort_id: str | None
@@ -60,8 +60,8 @@ class SessionFacts:
         ]
 
 
-def session_facts(data: SessionCompletedV1) -> SessionFacts:
-    return SessionFacts(
+def session_facts(data: SessionCompletedV1) -> SessionContribution:
+    return SessionContribution(
         data.cohort_id,
         data.enterprise_id,
         exact(data.overall_score),
@@ -154,7 +154,7 @@ class _Change:
             sums = self.totals[group] = [0, ZERO, 0, 0, 0, 0, 0, 0]
         return sums
 
-    def contribute(self, state: LearnerState[SessionFacts], sign: int) -> None:
+    def contribute(self, state: LearnerState[SessionContribution], sign: int) -> None:
         """Add (sign 1) or retract (sign -1) what one learner contributes."""
         invalidated = state.invalidated
         for session in state.sessions.values():
@@ -205,7 +205,9 @@ Contributions = _Change
 
 
 def batch_change(
-    transitions: Iterable[tuple[LearnerState[SessionFacts], LearnerState[SessionFacts]]],
+    transitions: Iterable[
+        tuple[LearnerState[SessionContribution], LearnerState[SessionContribution]]
+    ],
 ) -> Aggregates:
     """The aggregates' change when each learner's state goes from `before` to `after`."""
     change = _Change()

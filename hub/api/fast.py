@@ -226,14 +226,14 @@ async def recommendations(caller: Principal, learner: str, conn) -> BaseModel | 
 
 
 async def mentee_results(caller: Principal, mentee_id: str, conn) -> BaseModel | None:
-    from consumers.mentorship.decide import Invalidation, SessionFacts
+    from consumers.mentorship.decide import Invalidation, SessionDetails
     from consumers.mentorship.decide import mentee_results as results_of
     from hub.api.routes.mentorship import MenteeResultsOut, may_read_mentee_results
     from toolkit.lifecycle import Session
 
     sessions = [
         Session(r["session_id"], r["completed_at"], r["occurred_at"],
-                SessionFacts.from_document(json.loads(r["facts"])))
+                SessionDetails.from_document(json.loads(r["facts"])))
         for r in await conn.fetch(SESSIONS_SQL, mentee_id)]
     if not sessions and await conn.fetchval(ASSIGNED_SQL, mentee_id) is None:
         return None  # 404 (or a refusal that must not say so): the route's

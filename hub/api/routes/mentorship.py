@@ -16,7 +16,7 @@ from consumers.mentorship import tables
 from consumers.mentorship.decide import (
     Invalidation,
     MenteeResults,
-    SessionFacts,
+    SessionDetails,
     SessionResult,
     mentee_results,
 )
@@ -182,7 +182,7 @@ async def results(
     s, d = tables.sessions, tables.invalidation_details
     sessions = [
         Session(row["session_id"], row["completed_at"], row["occurred_at"],
-                SessionFacts.from_document(row["facts"]))
+                SessionDetails.from_document(row["facts"]))
         for row in (await conn.execute(select(s).where(s.c.user_id == mentee_id))).mappings()
     ]
     invalidations = {
