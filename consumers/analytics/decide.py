@@ -14,7 +14,6 @@ empty group sums to exactly zero.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
@@ -22,6 +21,7 @@ from typing import TypeVar
 
 from consumers.missions.decide import difficulty_for
 from schemas.session_completed import SessionCompletedV1
+from toolkit.decimals import exact
 from toolkit.lifecycle import LearnerState
 
 COHORT = "cohort"
@@ -33,13 +33,6 @@ ZERO = Decimal(0)
 _EXACT = Context(prec=400)
 
 Group = tuple[str, str]  # (COHORT or ENTERPRISE, its id)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def exact(score: float) -> Decimal:
-    """The score as the decimal it was written as (floats' repr is their shortest form).
-    Cached: scores repeat a lot, and this runs for every skill of every session."""
-    return Decimal(repr(score))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,10 @@ from consumers.analytics.decide import (
     Contributions,
     SessionContribution,
     batch_change,
-    exact,
     session_facts,
 )
 from schemas.registry import AnyEvent
+from toolkit.decimals import exact
 from toolkit.lifecycle import LearnerState
 from toolkit.lifecycle_store import LifecycleStore
 from toolkit.streaming.bulk_fold import LearnerBulk

@@ -13,9 +13,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.recipes import tables
-from consumers.recipes.catalog import exact
 from consumers.recipes.decide import Profile, SessionProfile, current_profile, session_facts
 from schemas.registry import AnyEvent
+from toolkit.decimals import exact
 from toolkit.lifecycle import LearnerState
 from toolkit.lifecycle_store import LifecycleStore
 from toolkit.streaming.bulk_fold import LearnerBulk
