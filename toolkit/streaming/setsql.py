@@ -45,7 +45,7 @@ async def insert_rows(
     in a second statement, and so on: the effect of inserting the rows one by one, in order.
     """
     table = stmt.table
-    literal = {c for c in columns if isinstance(table.c[c].type, ARRAY)}  # type: ignore[union-attr]
+    literal = {c for c in columns if isinstance(table.c[c].type, ARRAY)}
     for part in _rounds(rows, unique):
         await conn.execute(stmt, {
             _param(c): [_array_literal(row[c]) for row in part] if c in literal
