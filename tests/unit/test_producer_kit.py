@@ -62,7 +62,7 @@ def test_builders_refuse_invalid_facts_before_anything_is_written():
         completed_event(completed_at=datetime(2026, 12, 1))  # no zone
 
 
-def test_the_hubs_schemas_modules_are_the_kits():
+def test_the_hubs_schemas_names_are_the_kits_objects():
     from profiler_hub_kit.models import registry
 
     from schemas.session_completed import SessionCompletedV1
