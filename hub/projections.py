@@ -28,7 +28,7 @@ def all_metadata() -> list[MetaData]:
     """Every table the migrations own: each projection's table set, and the audit trail."""
     from hub.api.audit import metadata as audit_metadata
     from hub.catalog_store import metadata as catalog_metadata
-    from hub.dlq import metadata as dlq_metadata
+    from hub.operations.dead_letters import metadata as dlq_metadata
     from producers.outbox import metadata as outbox_metadata
 
     owned = [audit_metadata, catalog_metadata, dlq_metadata, outbox_metadata]

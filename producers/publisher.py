@@ -78,8 +78,14 @@ class Publisher:
       previous one if the order matters; `publish_many` keeps the iteration order.
     - **Failures raise.** `publish` raises the Kafka error of its record; `publish_many` raises
       `PublishError` (after every record's outcome is known) if any record failed. A record
-      that raised may or may not have been written: publishing it again is safe only because
-      consumers deduplicate by `event_id` (delivery is at least once).
+      that raised may or may not have been written: publishing it again is safe (delivery is
+      at least once). No consumer deduplicates by `event_id`; the copy is a new record at a
+      new offset, which the projections apply, and applying it changes nothing: they hold a
+      learner's facts keyed by `(user_id, session_id)` (a session completed or invalidated
+      again is the fact they already hold), an erasure again forgets nothing more, and per
+      (mentor, mentee) the newest `changed_at` wins. A record redelivered at the same offset
+      is skipped: the positions stored in each batch's transaction say it was applied
+      (`toolkit/streaming/applier.py`).
     - **Bulk path.** `publish_many` hands every record to the producer's batches before
       awaiting any acknowledgement, so a large replay or sample load is not one round trip
       per record.

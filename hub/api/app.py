@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from functools import partial
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
@@ -28,7 +27,7 @@ from hub.api.routes import (
     recipes,
     skill_gaps,
 )
-from toolkit.db import create_engine
+from hub.bootstrap import api_engines
 from toolkit.settings import Settings
 
 log = logging.getLogger("hub.api")
@@ -107,22 +106,8 @@ def app_from_environment() -> FastAPI:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # No pre-ping: it cost a round trip on every checkout (~9% of a request's CPU, py-spy).
-        # A connection the database dropped fails one request, and SQLAlchemy then discards
-        # every connection of the pool opened before it (a disconnect invalidates the pool).
-        # Autocommit: a read is one statement (or asks for its snapshot), and the BEGIN and
-        # ROLLBACK around it were two round trips and ~20% of a request's CPU (py-spy).
-        # No overflow: connections opened and closed under load past the pool cost more than
-        # a pool as large as the concurrency (SQLAlchemy's queue of waiters for a small pool
-        # gave p99s of seconds under wrk at 32 connections).
-        pooled_engine = partial(create_engine, pool_size=settings.api_pool_size, max_overflow=0,
-                                pre_ping=False, autocommit=True)
-        app.state.engine = pooled_engine(settings)
-        replica = bool(settings.read_database_url) and (
-            settings.read_database_url != settings.database_url)
-        app.state.read_engine = (
-            pooled_engine(settings.model_copy(update={"database_url": settings.read_database_url}))
-            if replica else app.state.engine)
+        app.state.engine, app.state.read_engine = api_engines(settings)  # the pools: there
+        replica = app.state.read_engine is not app.state.engine
         # NOTIFY reaches the primary's listeners only; on a standby one poller per process.
         app.state.positions = PositionWatch(
             app.state.read_engine, listen=not replica,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 
 from hub.api.auth import issue_token
-from producers.oracle_analytics import analytics as oracle_analytics
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
+from tests.support.oracles.analytics import analytics as oracle_analytics
 from tests.support.procs import HubProcess, free_port, run_hub
 from tests.unit.test_analytics_rules import assert_same
 

@@ -18,14 +18,14 @@ import httpx
 from consumers.recipes.catalog import shipped_catalog
 from hub.api.auth import issue_token
 from hub.api.dashboard import CHART_JS
-from producers.oracle_analytics import analytics as oracle_analytics
-from producers.oracle_dashboard import group_skill_gaps
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.browser import chromium_context, chromium_path
 from tests.support.events import T0, completed
 from tests.support.kafka import publish_events
+from tests.support.oracles.analytics import analytics as oracle_analytics
+from tests.support.oracles.dashboard import group_skill_gaps
 from tests.support.procs import ARTIFACTS, HubProcess, free_port, run_hub
 from tests.unit.test_analytics_rules import assert_same
 

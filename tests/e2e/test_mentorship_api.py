@@ -10,13 +10,13 @@ import httpx
 
 from hub.api.auth import issue_token
 from hub.catalog_store import active_catalog
-from producers import oracle_mentorship as oracle
 from producers.sample import generate_sample
 from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
 from schemas.registry import new_event
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.kafka import publish_events
+from tests.support.oracles import mentorship as oracle
 from tests.support.procs import HubProcess, free_port, run_hub
 from toolkit.db import create_engine
 

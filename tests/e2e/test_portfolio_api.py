@@ -9,10 +9,10 @@ from uuid import UUID
 import httpx
 
 from hub.api.auth import issue_token
-from producers.oracle_portfolio import ExpectedItem, ExpectedStatement, portfolios
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
+from tests.support.oracles.portfolio import ExpectedItem, ExpectedStatement, portfolios
 from tests.support.procs import HubProcess, free_port, run_hub
 
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 23}

@@ -11,10 +11,10 @@ import pytest
 
 from consumers.recipes.catalog import Catalog, shipped_catalog
 from hub.api.auth import issue_token
-from producers.oracle_recipes import current_profiles, recommendations, talent_matches
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
+from tests.support.oracles.recipes import current_profiles, recommendations, talent_matches
 from tests.support.procs import HubProcess, free_port, run_hub
 
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 23}

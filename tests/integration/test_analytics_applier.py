@@ -12,10 +12,10 @@ import pytest
 
 from consumers.analytics.decide import Aggregates, SkillTotals, Totals
 from consumers.analytics.projection import AnalyticsProjection
-from producers.oracle_analytics import analytics as oracle_analytics
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import erased, invalidated
+from tests.support.oracles.analytics import analytics as oracle_analytics
 from tests.unit.test_analytics_rules import SKILLS, assert_same, session, views
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier

@@ -8,11 +8,11 @@ import asyncio
 import pytest
 
 from hub.stack.api import postgres_start, postgres_stop
-from producers.oracle import difficulties as oracle_difficulties
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import publish_events, read_all
+from tests.support.oracles.missions import difficulties as oracle_difficulties
 from tests.support.procs import HubProcess
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from consumers.missions.projection import MissionsProjection
-from producers.oracle import difficulties as oracle_difficulties
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import publish_events
+from tests.support.oracles.missions import difficulties as oracle_difficulties
 from tests.support.procs import run_hub
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier

@@ -9,11 +9,11 @@ import uuid
 import pytest
 
 from consumers.mentorship.projection import MentorshipProjection
-from producers import oracle_mentorship as oracle
 from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
 from schemas.registry import MentorshipAssignmentChanged, encode, new_event
 from tests.support import db
 from tests.support.events import at, completed, erased, invalidated
+from tests.support.oracles import mentorship as oracle
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.dead_letters import DeadLetterSink

@@ -8,11 +8,11 @@ import random
 import pytest
 
 from consumers.missions.projection import MissionsProjection
-from producers.oracle import difficulties as oracle_difficulties
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import completed, erased, invalidated
 from tests.support.kafka import read_all
+from tests.support.oracles.missions import difficulties as oracle_difficulties
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.dead_letters import DeadLetterSink

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from producers.oracle import difficulties as oracle_difficulties
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.events import completed, erased, invalidated
 from tests.support.kafka import publish_events, publish_raw, read_all
+from tests.support.oracles.missions import difficulties as oracle_difficulties
 from tests.support.procs import HubProcess
 
 

@@ -8,16 +8,16 @@ import random
 import pytest
 
 from consumers.portfolio.projection import PortfolioProjection
-from producers.oracle_portfolio import (
+from schemas.registry import encode
+from schemas.session_completed import ValueAnswers
+from tests.support import db
+from tests.support.events import at, completed, erased, invalidated
+from tests.support.oracles.portfolio import (
     ExpectedItem,
     ExpectedPortfolio,
     ExpectedStatement,
     portfolios,
 )
-from schemas.registry import encode
-from schemas.session_completed import ValueAnswers
-from tests.support import db
-from tests.support.events import at, completed, erased, invalidated
 from toolkit.db import create_engine
 from toolkit.lifecycle import erasure_key
 from toolkit.streaming.applier import BatchApplier

@@ -17,9 +17,9 @@ from hub.api.app import create_app
 from hub.api.audit import access_denials
 from hub.api.auth import issue_token
 from hub.projections import all_projections
-from producers import oracle_dashboard
 from tests.support.events import assignment, completed
 from tests.support.kafka import publish_events
+from tests.support.oracles import dashboard as oracle_dashboard
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.bulk import replay_to_end

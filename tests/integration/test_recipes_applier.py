@@ -10,11 +10,11 @@ import pytest
 
 from consumers.recipes.projection import RecipesProjection
 from consumers.recipes.queries import load_profile
-from producers.oracle_recipes import current_profiles
 from schemas.registry import encode, new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support import db
 from tests.support.events import at, erased, invalidated
+from tests.support.oracles.recipes import current_profiles
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.dead_letters import DeadLetterSink

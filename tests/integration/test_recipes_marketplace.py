@@ -11,10 +11,10 @@ from sqlalchemy import event
 from consumers.recipes.projection import RecipesProjection
 from consumers.recipes.queries import talent_matches
 from consumers.recipes.talent import SkillFilter
-from producers.oracle_recipes import current_profiles
-from producers.oracle_recipes import talent_matches as oracle_talent_matches
 from tests.integration.test_recipes_applier import session
 from tests.support.events import erased, invalidated
+from tests.support.oracles.recipes import current_profiles
+from tests.support.oracles.recipes import talent_matches as oracle_talent_matches
 from toolkit.db import create_engine
 
 

@@ -12,11 +12,14 @@ import pytest
 
 from consumers.portfolio.decide import item_id_for
 from hub.projections import all_projections
-from producers import oracle, oracle_analytics, oracle_mentorship, oracle_portfolio
 from schemas.registry import encode
 from tests.conftest import migrated_database
 from tests.support import db
 from tests.support.events import at, completed, invalidated
+from tests.support.oracles import analytics as oracle_analytics
+from tests.support.oracles import mentorship as oracle_mentorship
+from tests.support.oracles import missions as oracle_missions
+from tests.support.oracles import portfolio as oracle_portfolio
 from toolkit.db import create_engine
 from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.dead_letters import DeadLetterSink
@@ -86,7 +89,7 @@ async def test_reused_session_ids_never_cross_learners(settings, appliers, uniqu
                                "where user_id = any($1)", people)
     assert {r["user_id"]: (r["session_id"], r["difficulty"]) for r in rows} == {
         a: (s, 5), b: (s, 2)}
-    assert {u: d for u, d in oracle.difficulties(events).items()} == {a: 5, b: 2}
+    assert {u: d for u, d in oracle_missions.difficulties(events).items()} == {a: 5, b: 2}
     rows = await db.fetch(url, "select user_id, session_id from recipes.profiles "
                                "where user_id = any($1)", people)
     assert {r["user_id"]: r["session_id"] for r in rows} == {a: s, b: s}

@@ -12,9 +12,14 @@ from collections import Counter
 from collections.abc import Iterable
 
 from consumers.portfolio.decide import item_id_for
-from producers import oracle, oracle_analytics, oracle_mentorship, oracle_portfolio, oracle_recipes
 from schemas.registry import AnyEvent, SessionCompleted
 from tests.support import db
+from tests.support.oracles import analytics as oracle_analytics
+from tests.support.oracles import mentorship as oracle_mentorship
+from tests.support.oracles import missions as oracle_missions
+from tests.support.oracles import portfolio as oracle_portfolio
+from tests.support.oracles import recipes as oracle_recipes
+from tests.support.oracles import sessions as oracle_sessions
 
 SCOPES = {"cohort_id": "cohort", "enterprise_id": "enterprise"}
 
@@ -26,10 +31,10 @@ def score(value) -> str:
 def expected_units(events: Iterable[AnyEvent]) -> dict[str, Counter]:
     events = list(events)
     units: dict[str, Counter] = {}
-    current = oracle.current_sessions(events)
+    current = oracle_sessions.current_sessions(events)
     units["missions.difficulty"] = Counter(
         (user, level, str(current[user].data.session_id))
-        for user, level in oracle.difficulties(events).items()
+        for user, level in oracle_missions.difficulties(events).items()
     )
     profiles = oracle_recipes.current_profiles(events)
     units["recipes.profiles"] = Counter(

@@ -13,13 +13,17 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from producers import oracle, oracle_analytics, oracle_mentorship, oracle_portfolio, oracle_recipes
-from producers.hostile import CATEGORY_HEADER, generate_hostile, mix
 from producers.sample import generate_sample
 from schemas.registry import decode
 from tests.conftest import migrated_database, settings_env
 from tests.support import db
+from tests.support.hostile import CATEGORY_HEADER, generate_hostile, mix
 from tests.support.kafka import read_all
+from tests.support.oracles import analytics as oracle_analytics
+from tests.support.oracles import mentorship as oracle_mentorship
+from tests.support.oracles import missions as oracle_missions
+from tests.support.oracles import portfolio as oracle_portfolio
+from tests.support.oracles import recipes as oracle_recipes
 from tests.support.procs import HubProcess
 
 SAMPLE = {"count": 3000, "users": 200, "cohorts": 6, "seed": 23}
@@ -150,7 +154,7 @@ def counts_by_category(hostile) -> dict[str, dict[str, int]]:
 
 async def assert_projections_match(url: str, events) -> None:
     rows = await db.fetch(url, "select user_id, difficulty from missions.difficulty")
-    assert {r["user_id"]: r["difficulty"] for r in rows} == oracle.difficulties(events)
+    assert {r["user_id"]: r["difficulty"] for r in rows} == oracle_missions.difficulties(events)
 
     profiles = oracle_recipes.current_profiles(events)
     rows = await db.fetch(url, "select user_id, session_id, marketplace_opt_in from "

@@ -10,12 +10,12 @@ import json
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from consumers.missions.projection import MissionsProjection
-from producers.oracle import difficulties
 from schemas.registry import encode
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.events import completed
 from tests.support.kafka import publish_raw, read_all
+from tests.support.oracles.missions import difficulties
 from tests.support.procs import run_hub
 from toolkit.streaming.bulk import replay_to_end
 from toolkit.streaming.dead_letters import PREVIEW_BYTES

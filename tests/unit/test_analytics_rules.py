@@ -20,10 +20,10 @@ from consumers.analytics.decide import (
     report,
     session_facts,
 )
-from producers.oracle_analytics import analytics as oracle_analytics
 from schemas.registry import new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support.events import at, erased, invalidated
+from tests.support.oracles.analytics import analytics as oracle_analytics
 from tests.support.reuse import reusing
 from toolkit.lifecycle import LearnerState, fold
 from toolkit.streaming.grouping import by_learner

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.projections import all_projections
-from producers.hostile import FIXED, WEIGHTS, generate_hostile, mix
 from producers.sample import generate_sample
+from tests.support.hostile import FIXED, WEIGHTS, generate_hostile, mix
 from toolkit.streaming.applier import screen
 from toolkit.streaming.dead_letters import Refusal
 from toolkit.streaming.records import Record

@@ -6,7 +6,8 @@
     schemas/ profiler_hub_kit the event models
 
 A module may import its own package and any package on a lower floor, never one on a higher
-floor (imports inside functions and under TYPE_CHECKING count too). This reads the source
+floor, nor another package of its own floor: the projections and the producers know nothing of
+each other (imports inside functions and under TYPE_CHECKING count too). This reads the source
 with `ast`; nothing is imported or run.
 """
 
@@ -55,6 +56,16 @@ def upward_imports(package: str, tree: ast.AST) -> list[str]:
     ]
 
 
+def sideways_imports(package: str, tree: ast.AST) -> list[str]:
+    """Imports from `package`'s module to another package of the same floor."""
+    floor = FLOORS[package]
+    return [
+        f"{line}: imports {target} (floor {floor}, beside {package})"
+        for line, target in imported_packages(tree)
+        if target != package and FLOORS.get(target) == floor
+    ]
+
+
 def test_the_rule_catches_an_upward_import():
     tree = ast.parse("def f():\n    from hub.cli import main\nimport toolkit.db\n")
     assert upward_imports("toolkit", tree) == ["2: imports hub (floor 3, above toolkit's 1)"]
@@ -70,5 +81,23 @@ def test_imports_point_down(package):
         f"{module.relative_to(ROOT)}:{finding}"
         for module in modules
         for finding in upward_imports(package, ast.parse(module.read_text(), str(module)))
+    ]
+    assert violations == []
+
+
+def test_the_rule_catches_a_sideways_import():
+    tree = ast.parse("import toolkit.db\nif True:\n    from consumers.missions import decide\n")
+    assert sideways_imports("producers", tree) == [
+        "3: imports consumers (floor 2, beside producers)"]
+    assert sideways_imports("consumers", tree) == []
+
+
+@pytest.mark.parametrize("package", ["consumers", "producers"])
+def test_projections_and_producers_do_not_import_each_other(package):
+    source_root = SOURCES[package]
+    violations = [
+        f"{module.relative_to(ROOT)}:{finding}"
+        for module in sorted(source_root.rglob("*.py"))
+        for finding in sideways_imports(package, ast.parse(module.read_text(), str(module)))
     ]
     assert violations == []

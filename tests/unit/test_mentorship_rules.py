@@ -22,11 +22,11 @@ from consumers.mentorship.decide import (
 )
 from consumers.recipes.catalog import shipped_catalog
 from hub.api.routes.mentorship import MenteeResultsOut
-from producers import oracle_mentorship as oracle
 from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
 from schemas.registry import MentorshipAssignmentChanged, new_event
 from schemas.session_completed import AntiCheat
 from tests.support.events import at, completed, erased, invalidated
+from tests.support.oracles import mentorship as oracle
 from tests.support.reuse import INTRUDER, arrivals, reusing
 from toolkit.lifecycle import LearnerState, fold
 

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.portfolio.decide import item_id_for, portfolio_items, session_facts
-from producers.oracle_portfolio import ExpectedItem, ExpectedStatement, portfolios
 from schemas.session_completed import ValueAnswers
 from tests.support.events import at, completed, erased, invalidated
+from tests.support.oracles.portfolio import ExpectedItem, ExpectedStatement, portfolios
 from tests.support.reuse import INTRUDER, arrivals, reusing
 from toolkit.lifecycle import LearnerState, fold
 from toolkit.streaming.grouping import by_learner

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.recipes.decide import current_profile, session_facts
-from producers.oracle_recipes import current_profiles
 from schemas.registry import new_event
 from schemas.session_completed import SessionCompletedV1
 from tests.support.events import at, completed, erased, invalidated
+from tests.support.oracles.recipes import current_profiles
 from tests.support.reuse import INTRUDER, arrivals, reusing
 from toolkit.lifecycle import LearnerState, fold
 from toolkit.streaming.grouping import by_learner

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from consumers.recipes.catalog import Catalog, shipped_catalog, skill_gaps
 from consumers.recipes.decide import Profile
 from consumers.recipes.recommend import rank_recipes, recommend
-from producers.oracle_recipes import recommendations as oracle_recommendations
 from producers.sample import TRACKS
+from tests.support.oracles.recipes import recommendations as oracle_recommendations
 
 CATALOG = Catalog.model_validate({
     "version": "t-1",

@@ -63,7 +63,10 @@ CURRENT: dict[str, tuple[type[EventData], type[Event[Any]]]] = {
 # path only if the validated event says the same type and the current version.
 _EVENT_TYPE_HINT = re.compile(rb'"event_type"\s*:\s*"([a-z.]{1,100})"')
 
-# (event_type, version) -> function turning that version's `data` into version + 1's.
+# (event_type, version) -> function turning that version's `data` into version + 1's. A new
+# schema_version needs the step from the one before it; the hub's `hub schemas check` refuses a
+# version without it, and one not BACKWARD compatible with the released schema before it
+# (README of the hub, "Schema compatibility").
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 

@@ -1,13 +1,11 @@
-"""What the projections must hold for a set of published events, computed the simplest way
-from the CONTRACT (independently of the projections' incremental code). The demo and the
-tests compare the projections with it."""
+"""Each learner's current session (CONTRACT, "Semantics the projections follow"), read from
+the whole history at once; the other oracles build on it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from consumers.missions.decide import difficulty_for
 from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
 
 
@@ -31,11 +29,3 @@ def current_sessions(events: Iterable[AnyEvent]) -> dict[str, SessionCompleted]:
         if best is None or rank > (best.data.completed_at, str(best.data.session_id)):
             current[e.key] = e
     return current
-
-
-def difficulties(events: Iterable[AnyEvent]) -> dict[str, int]:
-    """Learner -> difficulty, for learners with a current session (others are 1, default)."""
-    return {
-        user: difficulty_for(e.data.recommended_level, e.data.overall_score)
-        for user, e in current_sessions(events).items()
-    }

@@ -3,9 +3,9 @@
 - which groups an admin may read (CONTRACT, "Read API": a cohort is an enterprise admin's
   only when the admin is "over" every one of its current learners), written from the
   CONTRACT's words, sharing no code with `hub.api` (the RBAC matrix checks the API with it);
-- each group's skill gaps: each learner's current session (`producers.oracle.
-  current_sessions`), each skill's gap by the CONTRACT's rule, plain means per skill over a
-  group's learners. Shares no code with the endpoint's SQL."""
+- each group's skill gaps: each learner's current session (`sessions.current_sessions`), each
+  skill's gap by the CONTRACT's rule, plain means per skill over a group's learners. Shares no
+  code with the endpoint's SQL; the catalog (its data) is the hub's."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from statistics import fmean
 from typing import Any
 
-from consumers.recipes.catalog import Catalog
-from producers.oracle import current_sessions
-from producers.oracle_analytics import valid_sessions
+from consumers.recipes.catalog import Catalog  # the catalog data (shared), no rule used
 from schemas.registry import AnyEvent
+from tests.support.oracles.analytics import valid_sessions
+from tests.support.oracles.recipes import DEFAULT_TARGET
+from tests.support.oracles.sessions import current_sessions
 
 
 def group_skill_gaps(
@@ -33,7 +34,7 @@ def group_skill_gaps(
             continue
         learners += 1
         for skill, score in d.skill_scores.items():
-            target = catalog.track_requirements.get(d.track, {}).get(skill, 70.0)
+            target = catalog.track_requirements.get(d.track, {}).get(skill, DEFAULT_TARGET)
             per_skill[skill].append((score, target))
     if not learners:
         return None

@@ -1,6 +1,7 @@
 """Cohort and enterprise analytics for a set of published events, computed from scratch the
 simplest way the CONTRACT reads ("Cohort analytics"), independently of the incremental
-projection. Tests and the demo compare the read API with it.
+projection and of its rules (the difficulty is `missions.difficulty`, written from the
+CONTRACT). Tests compare the projection and the read API with it.
 
 Each group maps to the body the read API returns for it, without its id and freshness.
 """
@@ -12,8 +13,8 @@ from collections.abc import Iterable
 from statistics import fmean
 from typing import Any
 
-from consumers.missions.decide import difficulty_for
 from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
+from tests.support.oracles.missions import difficulty
 
 
 def valid_sessions(events: Iterable[AnyEvent]) -> dict[str, list[SessionCompleted]]:
@@ -36,7 +37,7 @@ def valid_sessions(events: Iterable[AnyEvent]) -> dict[str, list[SessionComplete
 
 def _summary(current: list[SessionCompleted], completed: int) -> dict[str, Any]:
     difficulties = Counter(
-        difficulty_for(s.data.recommended_level, s.data.overall_score) for s in current
+        difficulty(s.data.recommended_level, s.data.overall_score) for s in current
     )
     skills: dict[str, list[float]] = defaultdict(list)
     for s in current:

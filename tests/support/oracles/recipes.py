@@ -1,7 +1,13 @@
 """What the recipes projection and its read API must answer for a set of published events,
 computed the simplest way from the CONTRACT and the documented rules (profiles from
-`producers.oracle.current_sessions`; gaps, rankings and talent matches by plain loops),
-independently of the projection's incremental code and of `consumers.recipes.recommend`."""
+`sessions.current_sessions` and `missions.difficulty`; gaps, rankings and talent matches by
+plain loops), independently of the projection's incremental code, of
+`consumers.recipes.catalog.skill_gaps` and of `consumers.recipes.recommend`.
+
+Shared with the hub: the catalog (`Catalog` is its data: track targets, skill map, recipes)
+and `Profile`, the read model's shape (a plain dataclass, no rule), so profiles compare equal.
+Gaps are exact decimal differences of the numbers as written (75 - 60.1 is 14.9): the hub's
+documented choice, not the CONTRACT's."""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from consumers.missions.decide import difficulty_for
 from consumers.recipes.catalog import Catalog
 from consumers.recipes.decide import Profile
-from producers.oracle import current_sessions
 from schemas.registry import AnyEvent
+from tests.support.oracles.missions import difficulty
+from tests.support.oracles.sessions import current_sessions
+
+Gap = tuple[str, float, float, float, list[str]]  # skill, score, target, gap, recipe skill codes
+DEFAULT_TARGET = 70.0  # CONTRACT "Skill gaps": the target when the track has none
 
 
 def current_profiles(events: Iterable[AnyEvent]) -> dict[str, Profile]:
@@ -27,7 +36,7 @@ def current_profiles(events: Iterable[AnyEvent]) -> dict[str, Profile]:
             track=d.track,
             overall_score=d.overall_score,
             recommended_level=d.recommended_level,
-            difficulty=difficulty_for(d.recommended_level, d.overall_score),
+            difficulty=difficulty(d.recommended_level, d.overall_score),
             cohort_id=d.cohort_id,
             enterprise_id=d.enterprise_id,
             marketplace_opt_in=d.marketplace_opt_in,
@@ -36,17 +45,24 @@ def current_profiles(events: Iterable[AnyEvent]) -> dict[str, Profile]:
     return profiles
 
 
+def skill_gaps(catalog: Catalog, track: str, scores: Mapping[str, float]) -> list[Gap]:
+    """CONTRACT "Skill gaps": per skill of the session, max(0, target - score), the target
+    from the track's requirements in the catalog, else 70; largest gap first, then skill."""
+    gaps = []
+    for skill, score in scores.items():
+        target = catalog.track_requirements.get(track, {}).get(skill, DEFAULT_TARGET)
+        gap = float(max(Decimal(0), Decimal(repr(target)) - Decimal(repr(score))))
+        gaps.append((skill, score, target, gap, list(catalog.skill_map.get(skill, []))))
+    gaps.sort(key=lambda g: (-g[3], g[0]))
+    return gaps
+
+
 def recommendations(profile: Profile | None, catalog: Catalog, limit: int) -> dict[str, Any]:
     """`difficulty`, `source`, `gaps` as (skill, score, target, gap, codes) largest gap first,
     and `recipes` as (id, score) best first."""
     if profile is None:
         return {"difficulty": 1, "source": "default", "gaps": [], "recipes": []}
-    gaps = []
-    for skill, score in profile.skill_scores.items():
-        target = catalog.track_requirements.get(profile.track, {}).get(skill, 70.0)
-        gap = float(max(Decimal(0), Decimal(repr(target)) - Decimal(repr(score))))
-        gaps.append((skill, score, target, gap, list(catalog.skill_map.get(skill, []))))
-    gaps.sort(key=lambda g: (-g[3], g[0]))
+    gaps = skill_gaps(catalog, profile.track, profile.skill_scores)
     candidates = []
     for recipe in catalog.recipes:
         total = Decimal(0)

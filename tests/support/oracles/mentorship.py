@@ -20,8 +20,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from consumers.recipes.catalog import Catalog, skill_gaps
-from producers.oracle import current_sessions
+from consumers.recipes.catalog import Catalog  # the catalog data (shared), no rule used
 from schemas.registry import (
     AnyEvent,
     LearnerErased,
@@ -29,6 +28,8 @@ from schemas.registry import (
     SessionCompleted,
     SessionInvalidated,
 )
+from tests.support.oracles.recipes import skill_gaps
+from tests.support.oracles.sessions import current_sessions
 
 Pair = tuple[str, str]  # (mentor_id, mentee_id)
 
@@ -126,9 +127,10 @@ def mentee_results(events: Iterable[AnyEvent], catalog: Catalog) -> dict[str, di
 
 
 def gaps(catalog: Catalog, track: str, scores: dict[str, float]) -> list[dict[str, Any]]:
-    """CONTRACT "Skill gaps", by the recipe engine's own definition (the endpoint shows them)."""
+    """CONTRACT "Skill gaps" as the endpoint shows them (the recipes oracle's reading, not
+    the recipe engine's `skill_gaps`)."""
     return [
-        {"skill": g.skill, "score": g.score, "target": g.target, "gap": g.gap,
-         "recipe_skill_codes": list(g.recipe_skill_codes)}
-        for g in skill_gaps(catalog, track, scores)
+        {"skill": skill, "score": score, "target": target, "gap": gap,
+         "recipe_skill_codes": codes}
+        for skill, score, target, gap, codes in skill_gaps(catalog, track, scores)
     ]

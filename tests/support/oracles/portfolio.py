@@ -1,24 +1,65 @@
 """What the portfolio projection must hold for a set of published events, read the simplest
 way from the CONTRACT ("Value statement", "current session", erasure), independently of the
-projection's incremental code. Only the wording (the template) and the item id scheme are
-shared with it, since those are the hub's choice, not the CONTRACT's.
+projection's incremental code and of its rules (`consumers.portfolio.statement`, `decide`).
+
+Two things are the hub's choice rather than the CONTRACT's, so they are written here again
+from their documented form (`consumers/portfolio/statement.py`'s docstring, the README's
+"Portfolio"), not imported: the statement's wording and the item id, uuid5 of
+"<user_id>/<session_id>". The uuid5 namespace itself must be shared: it is only a constant,
+and item ids must stay the same across rebuilds and releases.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from consumers.portfolio.decide import item_id_for
-from consumers.portfolio.statement import (
-    clean_text,
-    clean_values,
-    compose_statement,
-    compose_title,
-)
+from consumers.portfolio.decide import ITEM_NAMESPACE  # shared: see the docstring
 from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
+
+
+def item_id(user_id: str, session_id: UUID) -> UUID:
+    return uuid.uuid5(ITEM_NAMESPACE, f"{user_id}/{session_id}")
+
+
+def tidy(text: str) -> str:
+    """Trimmed, every run of whitespace one space."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def distinct_values(values: Iterable[str]) -> tuple[str, ...]:
+    """Tidied core values without blanks or case-insensitive repeats, first spelling kept."""
+    kept: dict[str, str] = {}
+    for value in (tidy(v) for v in values):
+        if value:
+            kept.setdefault(value.casefold(), value)
+    return tuple(kept.values())
+
+
+def statement_text(track: str, values: tuple[str, ...], motivation: str, goal: str) -> str:
+    """"I am driven by a, b and c. <motivation> My goal: <goal> My track: <track>." Each
+    sentence ends with . ! ? or … (a full stop added otherwise); a blank part is left out."""
+    if len(values) > 1:
+        values_text = ", ".join(values[:-1]) + " and " + values[-1]
+    else:
+        values_text = values[0] if values else ""
+    sentences = [
+        "I am driven by " + values_text if values else "",
+        motivation,
+        "My goal: " + goal if goal else "",
+        "My track: " + track if track else "",
+    ]
+    return " ".join(
+        text if text[-1] in ".!?…" else text + "." for text in sentences if text
+    )
+
+
+def title_text(track: str) -> str:
+    return "Value statement — " + track + " track" if track else "Value statement"
 
 
 @dataclass(frozen=True)
@@ -60,11 +101,11 @@ def _surviving(events: Iterable[AnyEvent]) -> list[AnyEvent]:
 
 
 def _statement(e: SessionCompleted) -> ExpectedStatement:
-    answers, track = e.data.value_answers, clean_text(e.data.track)
-    values = clean_values(answers.core_values)
-    motivation, goal = clean_text(answers.motivation), clean_text(answers.impact_goal)
+    answers, track = e.data.value_answers, tidy(e.data.track)
+    values = distinct_values(answers.core_values)
+    motivation, goal = tidy(answers.motivation), tidy(answers.impact_goal)
     return ExpectedStatement(
-        e.data.session_id, compose_statement(track, values, motivation, goal), values,
+        e.data.session_id, statement_text(track, values, motivation, goal), values,
         motivation, goal, track, e.data.completed_at,
     )
 
@@ -91,8 +132,8 @@ def portfolios(events: Iterable[AnyEvent]) -> dict[str, ExpectedPortfolio]:
         )
         items = tuple(
             ExpectedItem(
-                item_id_for(user, e.data.session_id), e.data.session_id,
-                compose_title(clean_text(e.data.track)), _statement(e).statement,
+                item_id(user, e.data.session_id), e.data.session_id,
+                title_text(tidy(e.data.track)), _statement(e).statement,
                 "withdrawn" if (user, e.data.session_id) in withdrawn else "active",
                 e.data.completed_at, withdrawn.get((user, e.data.session_id)),
             )
