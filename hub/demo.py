@@ -12,6 +12,7 @@ from hub.bootstrap import database_engine, run_async
 from hub.demo_summary import Summary, render, summarise
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
+from schemas.registry import SessionCompleted
 from toolkit.lag import stored_positions
 from toolkit.settings import PROJECT_ROOT, Settings
 from toolkit.web.auth import issue_token
@@ -80,7 +81,7 @@ def curl_examples(settings: Settings, sample: SampleTraffic) -> list[str]:
     completion = next(
         e
         for e in sample.profiler_events()
-        if e.key == learner and e.event_type == "profiler.session.completed"
+        if e.key == learner and isinstance(e, SessionCompleted)
     )
     cohort = completion.data.cohort_id or "cohort-01"
     enterprise = completion.data.enterprise_id or "enterprise-a"

@@ -22,7 +22,7 @@ from consumers.mentorship import tables
 from consumers.mentorship.decide import (
     Invalidation,
     MenteeResults,
-    SessionFacts,
+    SessionDetails,
     SessionResult,
     mentee_results,
 )
@@ -196,7 +196,7 @@ async def results(
     s, d = tables.sessions, tables.invalidation_details
     sessions = [
         Session(row["session_id"], row["completed_at"], row["occurred_at"],
-                SessionFacts.from_document(row["facts"]))
+                SessionDetails.from_document(row["facts"]))
         for row in (await conn.execute(select(s).where(s.c.user_id == mentee_id))).mappings()
     ]
     invalidations = {
@@ -238,7 +238,7 @@ async def fast_mentee_results(caller: Principal, mentee_id: str, conn,
                               _mentors: MentorLookup) -> MenteeResultsOut | None:
     sessions = [
         Session(r["session_id"], r["completed_at"], r["occurred_at"],
-                SessionFacts.from_document(json.loads(r["facts"])))
+                SessionDetails.from_document(json.loads(r["facts"])))
         for r in await conn.fetch(SESSIONS_SQL, mentee_id)]
     if not sessions and await conn.fetchval(ASSIGNED_SQL, mentee_id) is None:
         return None  # 404 (or a refusal that must not say so): the route's

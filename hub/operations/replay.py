@@ -83,7 +83,7 @@ async def plan(hub: Hub, projection: Projection, target: Target) -> list[Step]:
         ends = await kafka.end_offsets(partitions)
         found = {}
         if target.kind == "time":
-            assert target.at is not None
+            assert target.at is not None  # parse_target gives every time target its instant
             found = await kafka.offsets_for_times(
                 {tp: int(target.at.timestamp() * 1000) for tp in partitions}
             )

@@ -28,7 +28,7 @@ from typing import cast
 
 import faust
 from faust.tables import TableManager
-from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message, TopicT
 
@@ -165,11 +165,13 @@ class PositionedApp(faust.App):
     def _new_transport(self):
         return BatchTransport(self.conf.broker_consumer, self)
 
-    async def _on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
+    async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         if self.positions_for is not None and assigned and not self.should_stop:
             offsets = await self.positions_for(assigned)
             if offsets:
-                await self.consumer._commit(offsets)  # noqa: SLF001 - no public call in faust
+                # faust types `consumer` as ConsumerT, which does not declare `_commit`.
+                consumer = cast(Consumer, self.consumer)
+                await consumer._commit(offsets)  # noqa: SLF001 - no public call in faust
             log.info("resuming from stored positions",
                      extra={"positions": {f"{tp.topic}:{tp.partition}": o
                                           for tp, o in offsets.items()}})
