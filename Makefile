@@ -59,12 +59,14 @@ stack-down: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-# Starts the stack, runs lint, the schema compatibility gate and the whole suite, stops the
-# stack whatever the outcome.
+# Starts the stack, runs lint (ruff), the type check (mypy), the schema compatibility gate
+# and the whole suite, stops the stack whatever the outcome; a lint, type or
+# compatibility error fails the run without running the suite.
 test: setup
 	$(HUB) stack up
 	status=0; \
 	$(VENV)/bin/ruff check . || status=$$?; \
+	$(VENV)/bin/mypy || status=$$?; \
 	$(HUB) schemas check || status=$$?; \
 	[ $$status -ne 0 ] || $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
 	$(HUB) stack down; \

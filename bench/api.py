@@ -43,8 +43,8 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import replay  # noqa: E402  (bench/replay.py: topics, sample, databases, bulk replay)
 
-from hub.api.auth import issue_token  # noqa: E402
 from toolkit.settings import PROJECT_ROOT, Settings  # noqa: E402
+from toolkit.web.auth import issue_token  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 READY_TIMEOUT_S = 60

@@ -96,7 +96,7 @@ def _raw_consumer(bootstrap: str, topics: list[str], expected: int, seen, result
     received) for each. `seen` is a shared counter the parent watches."""
 
     async def consume() -> list[tuple[str, int, int, float]]:
-        from toolkit.streaming.bulk import topic_partitions
+        from toolkit.kafka import topic_partitions
 
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest")

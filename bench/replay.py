@@ -124,7 +124,7 @@ def in_child(fn, *args) -> dict:
 
 
 async def raw_consume(bootstrap: str, topics: list[str], expected: int) -> dict:
-    from toolkit.streaming.bulk import topic_partitions
+    from toolkit.kafka import topic_partitions
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",

@@ -7,6 +7,11 @@ from typing import Annotated
 import typer
 
 from hub.stack.cli import stack_app
+
+try:  # typer vendors click since 0.2x: its exceptions are not click's
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - an older typer on the real click
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 from toolkit.settings import get_settings
 
 app = typer.Typer(
@@ -27,25 +32,20 @@ def catalog_load(
     ],
 ) -> None:
     """Validate a catalog file and make it the active one; a bad file changes nothing."""
-    import asyncio
     from pathlib import Path
 
     from pydantic import ValidationError
 
-    from hub.catalog_store import store_catalog
-    from toolkit.db import create_engine
+    from consumers.recipes.catalog_store import store_catalog
+    from hub.bootstrap import run
 
-    async def load(text: bytes):
-        engine = create_engine(get_settings(), pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                return await store_catalog(conn, text)
-        finally:
-            await engine.dispose()
+    async def load(hub):
+        async with hub.engine.begin() as conn:
+            return await store_catalog(conn, text)
 
     try:
         text = Path(path).read_bytes()
-        catalog = asyncio.run(load(text))
+        catalog = run(load)
     except OSError as exc:
         typer.echo(f"cannot read {path}: {exc.strerror}", err=True)
         raise typer.Exit(2) from None
@@ -75,7 +75,9 @@ def worker(
         bool, typer.Option("--all", help="Run every consumer, one process each")
     ] = False,
 ) -> None:
-    """Run consumer workers until Ctrl-C / SIGTERM."""
+    """Run consumer workers until Ctrl-C / SIGTERM. A broker out of reach at start is waited
+    for, with a log line per attempt."""
+    from hub.operations.guard import projection_named
     from hub.projections import all_projections
     from hub.workers import run_worker, supervise_all
 
@@ -84,9 +86,7 @@ def worker(
         raise typer.BadParameter(f"give one consumer name ({', '.join(names)}) or --all")
     if all_:
         raise typer.Exit(supervise_all(names, get_settings().worker_metrics_port))
-    if name not in names:
-        raise typer.BadParameter(f"unknown consumer {name!r}; known: {', '.join(names)}")
-    run_worker(name, get_settings())
+    run_worker(projection_named(name or "").name, get_settings())
 
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: list, show, redrive.")
@@ -95,24 +95,20 @@ ConsumerArg = Annotated[str, typer.Argument(help="Consumer, e.g. missions")]
 
 
 def _consumer(name: str) -> str:
-    from hub.projections import all_projections
+    from hub.operations.guard import projection_named
 
-    if name not in all_projections():
-        raise typer.BadParameter(
-            f"unknown consumer {name!r}; known: {', '.join(all_projections())}"
-        )
-    return name
+    return projection_named(name).name
 
 
 @dlq_app.command("list")
 def dlq_list(consumer: ConsumerArg) -> None:
     """One line per dead letter: reference, reason, source position, time, key, size."""
-    import asyncio
+    from hub.bootstrap import run
+    from hub.operations.dead_letters import read_dead_letters
 
-    from hub.dlq import read_dead_letters
-
-    letters = asyncio.run(read_dead_letters(get_settings(), _consumer(consumer)))
-    typer.echo(f"{len(letters)} dead letters in {get_settings().dead_letter_topic(consumer)}")
+    name = _consumer(consumer)
+    letters = run(lambda hub: read_dead_letters(hub, name))
+    typer.echo(f"{len(letters)} dead letters in {get_settings().dead_letter_topic(name)}")
     for letter in letters:
         s = letter.summary()
         typer.echo(
@@ -127,17 +123,14 @@ def dlq_show(
     ref: Annotated[str, typer.Argument(help="PARTITION:OFFSET from `hub dlq list`")],
 ) -> None:
     """Everything about one dead letter: reason, exception, headers, the original value."""
-    import asyncio
     import json
 
-    from hub.dlq import read_dead_letters
+    from hub.bootstrap import run
+    from hub.operations.dead_letters import dead_letter
 
-    letters = asyncio.run(read_dead_letters(get_settings(), _consumer(consumer)))
-    found = [letter for letter in letters if letter.ref == ref]
-    if not found:
-        typer.echo(f"no dead letter {ref} for {consumer}", err=True)
-        raise typer.Exit(2)
-    typer.echo(json.dumps(found[0].detail(), indent=2, default=str))
+    name = _consumer(consumer)
+    letter = run(lambda hub: dead_letter(hub, name, ref))
+    typer.echo(json.dumps(letter.detail(), indent=2, default=str))
 
 
 @dlq_app.command("redrive")
@@ -150,48 +143,30 @@ def dlq_redrive(
     ] = False,
 ) -> None:
     """Republish dead letters to their source topic after a fix (each one at most once)."""
-    import asyncio
+    from hub.bootstrap import Hub, run
+    from hub.operations.dead_letters import plan_redrive, redrive
 
-    from hub.dlq import already_redriven, read_dead_letters, redrive
-    from toolkit.db import create_engine
+    name = _consumer(consumer)
 
-    settings = get_settings()
-    if all_ == bool(refs):
-        raise typer.BadParameter("give PARTITION:OFFSET references or --all")
+    async def operate(hub: Hub) -> None:
+        plan = await plan_redrive(hub, name, refs or [], all_)
+        typer.echo(
+            f"plan: redrive {len(plan.chosen)} dead letters of {name} "
+            f"({plan.already_redriven} already redriven, left alone)"
+        )
+        for letter in plan.truncated:
+            typer.echo(f"  {letter.ref:>10}  left alone: holds only a preview of the "
+                       f"original, which is at {letter.summary()['source']}")
+        for letter in plan.chosen:
+            s = letter.summary()
+            typer.echo(f"  {s['ref']:>10}  {s['reason']:24} -> {s['source'].split(':')[0]}")
+        if not execute:
+            typer.echo("nothing done: add --execute to republish")
+            return
+        sent = await redrive(hub, name, plan.chosen)
+        typer.echo(f"redriven: {len(sent)}")
 
-    async def run() -> None:
-        engine = create_engine(settings, pool_size=1)
-        try:
-            letters = await read_dead_letters(settings, _consumer(consumer))
-            done = await already_redriven(engine, settings.dead_letter_topic(consumer))
-            known = {letter.ref for letter in letters}
-            missing = sorted(set(refs or ()) - known)
-            if missing:
-                typer.echo(f"no such dead letters: {', '.join(missing)}", err=True)
-                raise typer.Exit(2)
-            chosen = [x for x in letters if (all_ or x.ref in refs) and x.ref not in done]
-            skipped = len([x for x in letters if (all_ or x.ref in refs) and x.ref in done])
-            truncated = [x for x in chosen if x.truncated]
-            chosen = [x for x in chosen if not x.truncated]
-            typer.echo(
-                f"plan: redrive {len(chosen)} dead letters of {consumer} "
-                f"({skipped} already redriven, left alone)"
-            )
-            for letter in truncated:
-                typer.echo(f"  {letter.ref:>10}  left alone: holds only a preview of the "
-                           f"original, which is at {letter.summary()['source']}")
-            for letter in chosen:
-                s = letter.summary()
-                typer.echo(f"  {s['ref']:>10}  {s['reason']:24} -> {s['source'].split(':')[0]}")
-            if not execute:
-                typer.echo("nothing done: add --execute to republish")
-                return
-            sent = await redrive(settings, engine, consumer, chosen)
-            typer.echo(f"redriven: {len(sent)}")
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
+    run(operate)
 
 
 @app.command()
@@ -207,52 +182,30 @@ def replay(
         bool, typer.Option("--execute", help="Act; without it, only the plan")
     ] = False,
 ) -> None:
-    """Move a consumer's positions; prints the plan per partition, acts only with --execute."""
-    import asyncio
+    """Move a consumer's positions; prints the plan per partition, acts only with --execute
+    (refused while the consumer's workers run)."""
+    from hub.bootstrap import Hub, run
+    from hub.operations import replay as replaying
+    from hub.operations.guard import projection_named
 
-    from hub.projections import all_projections
-    from hub.replay import execute as apply_plan
-    from hub.replay import parse_target, plan
-    from hub.status import group_states
-    from toolkit.db import create_engine
-    from toolkit.streaming.faust_app import group_id
+    projection = projection_named(consumer, get_settings())
+    target = replaying.parse_target(to)
 
-    settings = get_settings()
-    projection = all_projections()[_consumer(consumer)]
-    try:
-        target = parse_target(to)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--to") from None
+    async def operate(hub: Hub) -> None:
+        steps = await replaying.plan(hub, projection, target)
+        typer.echo(f"plan for {consumer} (--to {to}):")
+        for s in steps:
+            typer.echo(
+                f"  {s.topic}:{s.partition}  position {s.current:>9} -> {s.target:>9}"
+                f"  ({s.reprocess:+d} events to reprocess)"
+            )
+        if not execute:
+            typer.echo("nothing done: add --execute to move the positions")
+            return
+        await replaying.execute(hub, projection, steps)
+        typer.echo(f"positions moved; `hub worker {consumer}` resumes from them")
 
-    async def run() -> int:
-        engine = create_engine(settings, pool_size=1)
-        try:
-            steps = await plan(settings, engine, projection, target)
-            typer.echo(f"plan for {consumer} (--to {to}):")
-            for s in steps:
-                typer.echo(
-                    f"  {s.topic}:{s.partition}  position {s.current:>9} -> {s.target:>9}"
-                    f"  ({s.reprocess:+d} events to reprocess)"
-                )
-            if not execute:
-                typer.echo("nothing done: add --execute to move the positions")
-                return 0
-            group = group_id(projection, settings)
-            members = (await group_states(settings.kafka_bootstrap, [group])).get(group, {})
-            if members.get("members", 0):
-                typer.echo(
-                    f"refused: {members['members']} worker(s) of {group} are running; "
-                    "stop them first (e.g. stop `hub worker " + consumer + "`)",
-                    err=True,
-                )
-                return 2
-            await apply_plan(engine, projection, steps)
-            typer.echo(f"positions moved; `hub worker {consumer}` resumes from them")
-            return 0
-        finally:
-            await engine.dispose()
-
-    raise typer.Exit(asyncio.run(run()))
+    run(operate)
 
 
 @app.command()
@@ -275,30 +228,27 @@ def rebuild(
 ) -> None:
     """Rebuild projections from their topics into fresh table sets (read once, folded in
     memory, COPYed), then swap them all in atomically; the API keeps serving the old sets
-    meanwhile. Their workers must be stopped."""
-    import asyncio
+    meanwhile. Their workers must be stopped (refused while they run)."""
     import sys
 
+    from hub.bootstrap import Hub, run
+    from hub.operations import rebuild as rebuilding
+    from hub.operations.guard import projection_named
     from hub.projections import all_projections
-    from hub.rebuild import plan
-    from hub.rebuild import rebuild as run_rebuild
-    from hub.status import group_states
-    from toolkit.db import create_engine
-    from toolkit.streaming.faust_app import group_id
 
     if all_ == (consumer is not None):
         raise typer.BadParameter("name one consumer, or --all")
     settings = get_settings()
-    registry = all_projections(settings)
-    projections = list(registry.values()) if all_ else [registry[_consumer(consumer or "")]]
+    projections = (list(all_projections(settings).values()) if all_
+                   else [projection_named(consumer or "", settings)])
     names = ",".join(p.name for p in projections)
 
     def progress(line: str) -> None:
         sys.stderr.write(f"\r  {line}\033[K")
         sys.stderr.flush()
 
-    async def run() -> int:
-        the_plan = await plan(settings, projections)
+    async def operate(hub: Hub) -> None:
+        the_plan = await rebuilding.plan(hub, projections)
         typer.echo(f"plan for rebuilding {names}:")
         typer.echo(f"  read {the_plan.records} records once from the beginning of "
                    f"{', '.join(the_plan.topics)}"
@@ -307,23 +257,9 @@ def rebuild(
                    "transaction")
         if not execute:
             typer.echo("nothing done: add --execute to rebuild")
-            return 0
-        groups = [group_id(p, settings) for p in projections]
-        states = await group_states(settings.kafka_bootstrap, groups)
-        running = {g: states.get(g, {}).get("members", 0) for g in groups}
-        running = {g: n for g, n in running.items() if n}
-        if running:
-            busy = ", ".join(f"{n} worker(s) of {g}" for g, n in running.items())
-            typer.echo(f"refused: {busy} running; stop them first (e.g. stop `hub worker "
-                       f"{projections[0].name}`)", err=True)
-            return 2
-        engine = create_engine(settings, pool_size=1)
-        try:
-            result = await run_rebuild(settings, engine, projections, the_plan,
-                                       write_progress=progress, passes=passes,
-                                       workers=workers)
-        finally:
-            await engine.dispose()
+            return
+        result = await rebuilding.rebuild(hub, projections, the_plan, write_progress=progress,
+                                          passes=passes, workers=workers)
         sys.stderr.write("\n")
         typer.echo(
             f"rebuilt {names}: {result.records} records in {result.seconds:.1f}s "
@@ -332,10 +268,9 @@ def rebuild(
         )
         typer.echo(f"  refused per projection {result.refused_by}; rows {result.rows}")
         typer.echo(f"  phases {result.phases}; peak RSS {result.peak_rss_mb:.0f} MB")
-        return 0
 
     try:
-        raise typer.Exit(asyncio.run(run()))
+        run(operate)
     except KeyboardInterrupt:
         typer.echo(f"\ncancelled: {names} untouched", err=True)
         raise typer.Exit(130) from None
@@ -346,12 +281,12 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Per consumer: group state, lag per partition, newest applied event, dead letters."""
-    import asyncio
     import json
 
-    from hub.status import collect, render
+    from hub.bootstrap import run
+    from hub.operations.status import collect, render
 
-    result = asyncio.run(collect(get_settings()))
+    result = run(collect)
     typer.echo(json.dumps(result, indent=2) if as_json else render(result))
 
 
@@ -365,16 +300,13 @@ def trace_command(
 ) -> None:
     """Where one event is in each consumer: published where, applied, skipped, dead-lettered
     (with the reason) or not reached yet; from the topics and stored positions alone."""
-    import asyncio
     import json
 
-    from hub.trace import TraceError, event_id_of, render, run_trace
+    from hub.bootstrap import run
+    from hub.operations.trace import event_id_of, render, run_trace
 
-    try:
-        trace = asyncio.run(run_trace(get_settings(), event_id_of(event_id), scan_limit))
-    except TraceError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    wanted = event_id_of(event_id)
+    trace = run(lambda hub: run_trace(hub, wanted, scan_limit))
     typer.echo(json.dumps(trace.as_dict(), indent=2) if as_json else render(trace))
 
 
@@ -431,8 +363,7 @@ def outbox_install(
 ) -> None:
     """Create the outbox table in a producer's database (the producer kit's sql/outbox.sql,
     what its Django app's migration runs); idempotent. Nothing else of the hub goes there."""
-    import asyncio
-
+    from hub.bootstrap import run_async
     from producers.outbox import install
     from producers.relay import OutboxConfigError, outbox_name, outbox_urls
 
@@ -443,7 +374,7 @@ def outbox_install(
         raise typer.Exit(2) from None
     for url in urls:
         try:
-            asyncio.run(install(url))
+            run_async(install(url))
         except Exception as exc:  # unreachable, refused, no such database: the operator's fix
             reason = " ".join(str(exc).split()) or type(exc).__name__
             typer.echo(f"error: cannot install the outbox in {outbox_name(url)}: {reason}",
@@ -464,13 +395,13 @@ def publish_sample(
 ) -> None:
     """Publish reproducible sample traffic: retakes, out-of-order arrival, duplicates,
     invalidations, erasures and mentor assignments."""
-    import asyncio
-
+    from hub.bootstrap import run_async
     from hub.publishing import publish_sample as publish
     from producers.sample import generate_sample
 
     sample = generate_sample(count, users, cohorts, seed)
-    sent = asyncio.run(publish(get_settings(), sample))
+    settings = get_settings()
+    sent = run_async(publish(settings, sample), settings)
     typer.echo(f"published {sent} messages")
     for key, value in sample.counts().items():
         typer.echo(f"  {key}: {value}")
@@ -507,37 +438,26 @@ def audit_prune(
     batch_size: Annotated[int, typer.Option(help="Records deleted per transaction")] = 10_000,
 ) -> None:
     """Delete access denials past the retention period, in batches; prints one line."""
-    import asyncio
-
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.api.audit import prune_denials
-    from toolkit.db import create_engine
-
-    def refuse(message: str, code: int = 2) -> typer.Exit:
-        typer.echo(f"hub audit prune: {message}", err=True)
-        return typer.Exit(code)
+    from hub.bootstrap import run
+    from hub.operations.refusals import Refused
+    from toolkit.web.audit import prune_denials
 
     settings = get_settings()  # a bad setting: `main` says so in one line, exit 2
     days = settings.audit_retention_days if older_than_days is None else older_than_days
     if days < 1:
-        raise refuse(f"--older-than-days must be at least 1, got {days}")
+        raise Refused(f"--older-than-days must be at least 1, got {days}")
     if batch_size < 1:
-        raise refuse(f"--batch-size must be at least 1, got {batch_size}")
-
-    async def run():
-        engine = create_engine(settings, pool_size=1)
-        try:
-            return await prune_denials(engine, days, batch_size)
-        finally:
-            await engine.dispose()
+        raise Refused(f"--batch-size must be at least 1, got {batch_size}")
 
     try:
-        pruned = asyncio.run(run())
-    except (SQLAlchemyError, OSError) as exc:
+        pruned = run(lambda hub: prune_denials(hub.engine, days, batch_size), settings)
+    except (SQLAlchemyError, OSError) as exc:  # failed under way: not a refusal, exit 1
         cause = getattr(exc, "orig", None) or exc
-        raise refuse(f"database error: {type(cause).__name__}: "
-                     f"{str(cause).splitlines()[0] if str(cause) else ''}", 1) from None
+        typer.echo(f"hub audit prune: database error: {type(cause).__name__}: "
+                   f"{str(cause).splitlines()[0] if str(cause) else ''}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"pruned {pruned.deleted} access denials older than {days} days "
                f"(before {pruned.cutoff.isoformat(timespec='seconds')}) in "
                f"{pruned.batches} batches")
@@ -547,7 +467,7 @@ def audit_prune(
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
-    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port")] = None,
     workers: Annotated[int, typer.Option(
         min=1, help="Server processes sharing the port (about one per core)")] = 1,
 ) -> None:
@@ -620,14 +540,33 @@ def schemas_release(released: ReleasedDirOption = None) -> None:
     typer.echo(f"released: {', '.join(written)}" if written else "nothing new to release")
 
 
+def command_path(args: list[str]) -> str:
+    """`hub dlq redrive` for `hub dlq redrive missions 0:1`: the command words of `args`."""
+    words, command = ["hub"], typer.main.get_command(app)
+    for arg in args:
+        subcommands = getattr(command, "commands", {})
+        if arg not in subcommands:
+            break
+        words.append(arg)
+        command = subcommands[arg]
+    return " ".join(words)
+
+
 def main() -> None:
+    """Run the command; every refusal, bad argument or bad setting is one line on stderr and
+    exit code 2, never a traceback."""
+    import logging
     import sys
 
+    from hub.operations.refusals import Refused
     from toolkit.gc_tuning import tune_for_throughput
     from toolkit.settings import SettingsError
     from toolkit.tracing import TracingConfigError, configure_tracing, service_name
 
     tune_for_throughput()
+    # Until a command configures logging, a library's error log (aiokafka's "Unable connect")
+    # would reach stderr beside the command's own one-line report of the same failure.
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         # The one tracer provider of this process (OTEL_* variables; exporting off by default).
         configure_tracing(service_name(sys.argv[1:]))
@@ -635,10 +574,23 @@ def main() -> None:
         typer.echo(f"hub: refused to start: {exc}", err=True)
         raise SystemExit(2) from None
     try:
-        app()
-    except SettingsError as exc:  # an operator's mistake: one line and exit 2, no traceback
+        code = app(standalone_mode=False)
+    except SettingsError as exc:  # an operator's mistake
         typer.echo(f"hub: refused to start: {exc}", err=True)
         raise SystemExit(2) from None
+    except Refused as exc:
+        typer.echo(f"{command_path(sys.argv[1:])}: {exc}", err=True)
+        raise SystemExit(2) from None
+    except click_errors.NoArgsIsHelpError as exc:  # `hub`, `hub dlq`: the help
+        typer.echo(exc.ctx.get_help() if exc.ctx else "")
+        raise SystemExit(2) from None
+    except click_errors.UsageError as exc:  # bad arguments and options, typer.BadParameter
+        where = exc.ctx.command_path if exc.ctx else "hub"
+        typer.echo(f"{where}: {' '.join(exc.format_message().split())}", err=True)
+        raise SystemExit(2) from None
+    except typer.Abort:  # Ctrl-C at a prompt
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ import subprocess
 import sys
 import time
 
-from hub.api.auth import issue_token
-from hub.demo_summary import render, summarise
+from hub.bootstrap import database_engine, run_async
+from hub.demo_summary import Summary, render, summarise
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
-from toolkit.db import create_engine
+from schemas.registry import SessionCompleted
 from toolkit.lag import stored_positions
 from toolkit.settings import PROJECT_ROOT, Settings
+from toolkit.web.auth import issue_token
 
 LOG_DIR = PROJECT_ROOT / ".stack" / "demo"
 
@@ -31,21 +32,26 @@ def _spawn(args: list[str], name: str) -> subprocess.Popen:
     )
 
 
+async def summary_of(settings: Settings, published: dict[str, int]) -> Summary:
+    engine = database_engine(settings, pool_size=1)
+    try:
+        return await summarise(engine, published)
+    finally:
+        await engine.dispose()
+
+
 async def wait_caught_up(settings: Settings, timeout: float) -> float:
     """Poll until every projection has handled every record of its topics; returns seconds.
 
     One Kafka client and one database connection pool serve every poll: a client started
     per projection per poll (the first form) cost the workers' catch-up a share of the CPU."""
-    from aiokafka import AIOKafkaConsumer
-
-    from toolkit.streaming.bulk import topic_partitions
+    from toolkit.kafka import reader, topic_partitions
 
     started = time.monotonic()
     projections = list(all_projections().values())
     topics = sorted({t for p in projections for t in p.topics(settings)})
-    engine = create_engine(settings, pool_size=1)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    engine = database_engine(settings, pool_size=1)
+    consumer = reader(settings.kafka_bootstrap)
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, topics)
@@ -75,7 +81,7 @@ def curl_examples(settings: Settings, sample: SampleTraffic) -> list[str]:
     completion = next(
         e
         for e in sample.profiler_events()
-        if e.key == learner and e.event_type == "profiler.session.completed"
+        if e.key == learner and isinstance(e, SessionCompleted)
     )
     cohort = completion.data.cohort_id or "cohort-01"
     enterprise = completion.data.enterprise_id or "enterprise-a"
@@ -145,20 +151,20 @@ def run_demo(
         print(f"== publishing {len(sample.messages)} sample messages (seed {seed})")
         from hub.publishing import publish_sample
 
-        asyncio.run(publish_sample(settings, sample))
-        seconds = asyncio.run(wait_caught_up(settings, timeout=600))
+        run_async(publish_sample(settings, sample), settings)
+        seconds = run_async(wait_caught_up(settings, timeout=600), settings)
         print(f"== projections caught up ({seconds:.1f}s after publishing)")
         published = sample.counts()
         print("published:")
         for key, value in published.items():
             print(f"  {key:34} {value}")
-        summary = asyncio.run(summarise(settings, published))
+        summary = run_async(summary_of(settings, published), settings)
         for line in render(summary):
             print(line)
         matches = summary.agrees
         print(f"== projections {'AGREE' if matches else 'DO NOT AGREE'} with each other and "
               "the published counts")
-        print(asyncio.run(api_answer(settings, sample)))
+        print(run_async(api_answer(settings, sample), settings))
         print("try the read API:")
         for line in curl_examples(settings, sample):
             print("  " + line)

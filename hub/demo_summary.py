@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consumers.analytics import tables as analytics
 from consumers.mentorship import tables as mentorship
 from consumers.missions import tables as missions
 from consumers.portfolio import tables as portfolio
 from consumers.recipes import tables as recipes
-from toolkit.db import create_engine
-from toolkit.settings import Settings
 
 DIFFICULTIES = range(1, 6)
 
@@ -82,29 +80,25 @@ async def _group_sums(conn: AsyncConnection, scope: str) -> tuple[int, ...]:
     return tuple(int(value) for value in row)
 
 
-async def summarise(settings: Settings, published: Mapping[str, int]) -> Summary:
+async def summarise(engine: AsyncEngine, published: Mapping[str, int]) -> Summary:
     """Read every projection's figures and check them; `published` is `SampleTraffic.counts()`
     of what was published (the whole content of the topics)."""
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            levels = await _by_difficulty(conn, missions.difficulty)
-            in_cohort = await _by_difficulty(
-                conn, missions.difficulty, missions.difficulty.c.cohort_id.is_not(None))
-            in_enterprise = await _count(
-                conn, missions.difficulty, missions.difficulty.c.enterprise_id.is_not(None))
-            profile_levels = await _by_difficulty(conn, recipes.profiles)
-            opted_in = await _count(conn, recipes.profiles, recipes.profiles.c.marketplace_opt_in)
-            status = portfolio.items.c.status
-            active_items = await _count(conn, portfolio.items, status == "active")
-            withdrawn_items = await _count(conn, portfolio.items, status == "withdrawn")
-            statements = await _count(conn, portfolio.current_statements)
-            active_pairs = await _count(
-                conn, mentorship.assignments, mentorship.assignments.c.active)
-            cohorts, cohort_learners, *cohort_levels = await _group_sums(conn, "cohort")
-            enterprises, enterprise_learners, *_ = await _group_sums(conn, "enterprise")
-    finally:
-        await engine.dispose()
+    async with engine.connect() as conn:
+        levels = await _by_difficulty(conn, missions.difficulty)
+        in_cohort = await _by_difficulty(
+            conn, missions.difficulty, missions.difficulty.c.cohort_id.is_not(None))
+        in_enterprise = await _count(
+            conn, missions.difficulty, missions.difficulty.c.enterprise_id.is_not(None))
+        profile_levels = await _by_difficulty(conn, recipes.profiles)
+        opted_in = await _count(conn, recipes.profiles, recipes.profiles.c.marketplace_opt_in)
+        status = portfolio.items.c.status
+        active_items = await _count(conn, portfolio.items, status == "active")
+        withdrawn_items = await _count(conn, portfolio.items, status == "withdrawn")
+        statements = await _count(conn, portfolio.current_statements)
+        active_pairs = await _count(
+            conn, mentorship.assignments, mentorship.assignments.c.active)
+        cohorts, cohort_learners, *cohort_levels = await _group_sums(conn, "cohort")
+        enterprises, enterprise_learners, *_ = await _group_sums(conn, "enterprise")
 
     figures = {
         **{f"missions: learners at difficulty {d}": n

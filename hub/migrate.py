@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
 from alembic.config import Config
 
+from hub.bootstrap import database_name, run_async
+from hub.operations.refusals import Unreachable
 from hub.projections import all_projections
 from toolkit.settings import PROJECT_ROOT, Settings
 from toolkit.topics import ensure_topics, hub_topics
@@ -29,6 +29,10 @@ def upgrade_database(database_url: str, erasure_key: str | None = None) -> None:
 def migrate(settings: Settings) -> list[str]:
     """Apply migrations (alembic runs its own event loop) and create topics; returns the
     topics created."""
-    upgrade_database(settings.database_url, settings.erasure_key)
+    try:
+        upgrade_database(settings.database_url, settings.erasure_key)
+    except OSError as exc:  # refused, unknown host: before any migration ran
+        raise Unreachable(f"cannot reach the database {database_name(settings)}: "
+                          f"{type(exc).__name__}: {exc}") from None
     specs = hub_topics(settings, list(all_projections()))
-    return asyncio.run(ensure_topics(settings.kafka_bootstrap, specs))
+    return run_async(ensure_topics(settings.kafka_bootstrap, specs), settings)

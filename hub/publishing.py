@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from producers.publisher import Publisher
+from hub.bootstrap import publisher_for
 from producers.sample import SampleTraffic
 from toolkit.settings import Settings
 
 
 async def publish_sample(settings: Settings, sample: SampleTraffic) -> int:
-    async with Publisher(settings.kafka_bootstrap) as publisher:
+    async with publisher_for(settings) as publisher:
         await publisher.publish_many(
             sample.records(settings.profiler_topic, settings.mentorship_topic)
         )

@@ -49,10 +49,12 @@ from prometheus_client import Counter, Gauge, start_http_server
 from sqlalchemy import Select, TextClause, delete, extract, func, literal_column, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from producers.outbox import outbox
 from producers.publisher import EventPublisher, Publisher, PublishError, Token
+from toolkit import kafka
+from toolkit.db import engine_for_url
 from toolkit.settings import Settings
 from toolkit.streaming.faults import backoff_seconds, is_transient
 from toolkit.tracing import attached, context_from
@@ -119,7 +121,7 @@ def outbox_urls(settings: Settings, override: Sequence[str] = ()) -> list[str]:
 
 
 def outbox_engine(url: str, pool_size: int = 2) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+    return engine_for_url(url, pool_size=pool_size, max_overflow=0, pre_ping=True)
 
 
 async def outbox_figures(conn: AsyncConnection) -> dict[str, Any]:
@@ -337,6 +339,8 @@ async def run_relay(
                             await outbox_figures(conn)
                         except OutboxConfigError as exc:
                             raise OutboxConfigError(f"{name}: {exc}") from None
+                    if once:  # a drain that cannot finish says so now, not after timeouts
+                        _refuse_missing(name, settings, await _missing_topics(engine, settings))
                     checked = True
                 if publisher is None:
                     publisher = Publisher(settings.kafka_bootstrap, client_id="profiler-hub-relay",
@@ -346,14 +350,20 @@ async def run_relay(
             except Exception as exc:
                 if not (isinstance(exc, (KafkaError, PublishError)) or is_transient(exc)):
                     raise
+                kafka_fault = isinstance(exc, (KafkaError, PublishError))
+                missing = await _missing_topics(engine, settings) if kafka_fault else []
+                if once:  # nothing would change by retrying: say so and stop
+                    _refuse_missing(name, settings, missing)
                 PUBLISH_ERRORS.labels(name).inc()
                 delay = backoff_seconds(attempt, settings.retry_initial_seconds,
                                         settings.retry_max_seconds, rng)
                 attempt += 1
-                log.warning("relay batch of %s failed, rows stay pending; retrying in %.1fs: %r",
-                            name, delay, exc)
+                log.warning("relay batch of %s failed, rows stay pending; retrying in %.1fs: %r%s",
+                            name, delay, exc,
+                            f" (no such topic: {', '.join(missing)})" if missing else "")
                 # A fresh producer after a failure: no half-failed idempotence state carried on.
-                publisher = await _discard(publisher)
+                await _discard(publisher)
+                publisher = None
                 await _wait(stop, delay)
                 continue
             attempt = 0
@@ -373,6 +383,32 @@ async def run_relay(
         await _discard(publisher)
         await engine.dispose()
     return sent
+
+
+def _refuse_missing(name: str, settings: Settings, missing: list[str]) -> None:
+    if missing:
+        raise OutboxConfigError(
+            f"{name}: pending rows are for {', '.join(missing)}, which the broker at "
+            f"{settings.kafka_bootstrap} does not have: create the topic (`hub migrate` "
+            "creates the hub's); the rows stay pending")
+
+
+async def _missing_topics(engine: AsyncEngine, settings: Settings) -> list[str]:
+    """Topics of pending rows that the broker does not have (empty if it cannot tell)."""
+    try:
+        async with engine.connect() as conn:
+            wanted = set((await conn.execute(text(
+                f"SELECT DISTINCT topic FROM {outbox.fullname} WHERE sent_at IS NULL"))).scalars())
+        client = kafka.admin(settings.kafka_bootstrap)
+        try:
+            await client.start()
+            existing = set(await client.list_topics())
+        finally:
+            await client.close()
+    except Exception as exc:  # the broker or database being away is the other failure
+        log.debug("cannot tell whether the outbox's topics exist: %r", exc)
+        return []
+    return sorted(wanted - existing)
 
 
 async def run_relays(settings: Settings, stop: asyncio.Event, urls: Sequence[str],

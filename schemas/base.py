@@ -1,11 +1,22 @@
-"""Alias of the producer kit's `profiler_hub_kit.models.base`.
+"""The hub's name for the producer kit's `profiler_hub_kit.models.base`.
 
-The kit (kit/) is the one source of the event models; this keeps the hub's imports from
-`schemas.base` working, with the very same module object."""
+The kit (kit/) is the one source of the event models: these are its very objects, re-exported
+by name (not by aliasing the module) so that type checkers see them."""
 
-import importlib
-import sys
-
-sys.modules[__name__] = importlib.import_module(
-    "profiler_hub_kit.models.base"
+from profiler_hub_kit.models.base import (
+    DataT,
+    Event,
+    EventData,
+    Level,
+    Score,
+    UserId,
 )
+
+__all__ = [
+    "UserId",
+    "Score",
+    "DataT",
+    "EventData",
+    "Event",
+    "Level",
+]

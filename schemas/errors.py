@@ -1,11 +1,22 @@
-"""Alias of the producer kit's `profiler_hub_kit.models.errors`.
+"""The hub's name for the producer kit's `profiler_hub_kit.models.errors`.
 
-The kit (kit/) is the one source of the event models; this keeps the hub's imports from
-`schemas.errors` working, with the very same module object."""
+The kit (kit/) is the one source of the event models: these are its very objects, re-exported
+by name (not by aliasing the module) so that type checkers see them."""
 
-import importlib
-import sys
-
-sys.modules[__name__] = importlib.import_module(
-    "profiler_hub_kit.models.errors"
+from profiler_hub_kit.models.errors import (
+    EventRejected,
+    InvalidEvent,
+    MalformedEvent,
+    OversizedEvent,
+    UnknownEventType,
+    UnknownSchemaVersion,
 )
+
+__all__ = [
+    "EventRejected",
+    "MalformedEvent",
+    "OversizedEvent",
+    "UnknownEventType",
+    "UnknownSchemaVersion",
+    "InvalidEvent",
+]

@@ -1,11 +1,12 @@
-"""Alias of the producer kit's `profiler_hub_kit.models.mentorship_assignment_changed`.
+"""The hub's name for the producer kit's `profiler_hub_kit.models.mentorship_assignment_changed`.
 
-The kit (kit/) is the one source of the event models; this keeps the hub's imports from
-`schemas.mentorship_assignment_changed` working, with the very same module object."""
+The kit (kit/) is the one source of the event models: these are its very objects, re-exported
+by name (not by aliasing the module) so that type checkers see them."""
 
-import importlib
-import sys
-
-sys.modules[__name__] = importlib.import_module(
-    "profiler_hub_kit.models.mentorship_assignment_changed"
+from profiler_hub_kit.models.mentorship_assignment_changed import (
+    MentorshipAssignmentChangedV1,
 )
+
+__all__ = [
+    "MentorshipAssignmentChangedV1",
+]

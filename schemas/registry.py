@@ -1,11 +1,34 @@
-"""Alias of the producer kit's `profiler_hub_kit.models.registry`.
+"""The hub's name for the producer kit's `profiler_hub_kit.models.registry`.
 
-The kit (kit/) is the one source of the event models; this keeps the hub's imports from
-`schemas.registry` working, with the very same module object."""
+The kit (kit/) is the one source of the event models: these are its very objects, re-exported
+by name (not by aliasing the module) so that type checkers see them."""
 
-import importlib
-import sys
-
-sys.modules[__name__] = importlib.import_module(
-    "profiler_hub_kit.models.registry"
+from profiler_hub_kit.models.registry import (
+    CURRENT,
+    UPCASTERS,
+    AnyEvent,
+    LearnerErased,
+    MentorshipAssignmentChanged,
+    SessionCompleted,
+    SessionInvalidated,
+    Upcaster,
+    decode,
+    encode,
+    from_document,
+    new_event,
 )
+
+__all__ = [
+    "SessionCompleted",
+    "SessionInvalidated",
+    "LearnerErased",
+    "MentorshipAssignmentChanged",
+    "AnyEvent",
+    "CURRENT",
+    "Upcaster",
+    "UPCASTERS",
+    "decode",
+    "from_document",
+    "encode",
+    "new_event",
+]

@@ -1,11 +1,20 @@
-"""Alias of the producer kit's `profiler_hub_kit.models.session_completed`.
+"""The hub's name for the producer kit's `profiler_hub_kit.models.session_completed`.
 
-The kit (kit/) is the one source of the event models; this keeps the hub's imports from
-`schemas.session_completed` working, with the very same module object."""
+The kit (kit/) is the one source of the event models: these are its very objects, re-exported
+by name (not by aliasing the module) so that type checkers see them."""
 
-import importlib
-import sys
-
-sys.modules[__name__] = importlib.import_module(
-    "profiler_hub_kit.models.session_completed"
+from profiler_hub_kit.models.session_completed import (
+    AntiCheat,
+    SessionCompletedV1,
+    ShortText,
+    SkillName,
+    ValueAnswers,
 )
+
+__all__ = [
+    "ShortText",
+    "SkillName",
+    "ValueAnswers",
+    "AntiCheat",
+    "SessionCompletedV1",
+]

@@ -15,9 +15,16 @@ def create_engine(settings: Settings, *, pool_size: int = 5, pre_ping: bool = Tr
     trips around a connection's statements (each is its own transaction, as under READ
     COMMITTED anyway); `conn.begin()` and a connection's own `isolation_level` still give a
     transaction where one is needed."""
+    return engine_for_url(settings.database_url, pool_size=pool_size, pre_ping=pre_ping,
+                          max_overflow=max_overflow, autocommit=autocommit)
+
+
+def engine_for_url(url: str, *, pool_size: int = 5, pre_ping: bool = True,
+                   max_overflow: int | None = None, autocommit: bool = False) -> AsyncEngine:
+    """`create_engine` for a database other than the hub's (a producer's outbox)."""
     options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return create_async_engine(
-        settings.database_url,
+        url,
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=pre_ping,

@@ -30,16 +30,10 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from schemas.learner_erased import LearnerErasedV1
 from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
 from schemas.session_completed import SessionCompletedV1
-from schemas.session_invalidated import SessionInvalidatedV1
 
 FactsT = TypeVar("FactsT")
-
-COMPLETED = SessionCompletedV1.event_type
-INVALIDATED = SessionInvalidatedV1.event_type
-ERASED = LearnerErasedV1.event_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,21 +127,20 @@ def fold(
         occurred_at = event.occurred_at
         if erased_at is not None and occurred_at < erased_at:
             continue
-        event_type = event.event_type
-        if event_type == COMPLETED:
+        if isinstance(event, SessionCompleted):
             data = event.data
             if data.session_id not in sessions:
                 sessions[data.session_id] = Session(
                     data.session_id, data.completed_at, occurred_at, summarize(data)
                 )
                 changed = True
-        elif event_type == INVALIDATED:
+        elif isinstance(event, SessionInvalidated):
             session_id = event.data.session_id
             known = invalidated.get(session_id)
             if known is None or occurred_at < known:
                 invalidated[session_id] = occurred_at
                 changed = True
-        elif event_type == ERASED:
+        elif isinstance(event, LearnerErased):
             at = event.data.erased_at
             if erased_at is None or at > erased_at:
                 sessions = {k: s for k, s in sessions.items() if s.occurred_at >= at}

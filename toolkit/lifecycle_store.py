@@ -31,6 +31,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.registry import AnyEvent
@@ -90,7 +91,7 @@ class LifecycleStore(Generic[FactsT]):
         invalidations: Table,
         erasures: Table,
         facts_to_columns: Callable[[FactsT], dict[str, Any]],
-        columns_to_facts: Callable[[Mapping[str, Any]], FactsT],
+        columns_to_facts: Callable[[RowMapping], FactsT],
         *,
         erasure_secret: bytes | None,
     ) -> None:

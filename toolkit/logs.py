@@ -13,6 +13,7 @@ import re
 from urllib.parse import unquote_plus
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 from toolkit.tracing import current_ids
 
@@ -27,7 +28,7 @@ MAX_LOG_FIELD_CHARS = 2048
 MAX_LOG_EXCEPTION_CHARS = 16_384
 
 
-def _drop_terminal_colours(_logger, _name, event: dict) -> dict:
+def _drop_terminal_colours(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     # uvicorn's ANSI copy of the message, and what another formatter left on the record.
     for key in ("color_message", "message", "asctime", "extra"):
         event.pop(key, None)
@@ -45,7 +46,7 @@ def redact_query_secrets(text: str) -> str:
     return _QUERY_PARAMETER.sub(_redact_parameter, text) if "=" in text else text
 
 
-def _redact_secrets(_logger, _name, event: dict) -> dict:
+def _redact_secrets(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     for key, value in event.items():
         if isinstance(value, str):
             event[key] = redact_query_secrets(value)
@@ -59,7 +60,7 @@ def cap_log_text(text: str, limit: int = MAX_LOG_FIELD_CHARS) -> str:
     return f"{text[:limit]}…[+{len(text) - limit} chars]"
 
 
-def _cap_long_fields(_logger, _name, event: dict) -> dict:
+def _cap_long_fields(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     for key, value in event.items():
         if isinstance(value, str):
             limit = MAX_LOG_EXCEPTION_CHARS if key == "exception" else MAX_LOG_FIELD_CHARS

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from toolkit.kafka import admin as kafka_admin
 from toolkit.settings import Settings
 
 # Room for hostile oversized events to reach the hub, so they are dead-lettered with a reason
@@ -33,7 +34,7 @@ def hub_topics(settings: Settings, consumers: list[str]) -> list[TopicSpec]:
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
     """Create the missing topics; returns the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = kafka_admin(bootstrap, request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

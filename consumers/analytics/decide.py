@@ -14,7 +14,6 @@ empty group sums to exactly zero.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
@@ -22,6 +21,7 @@ from typing import TypeVar
 
 from consumers.missions.decide import difficulty_for
 from schemas.session_completed import SessionCompletedV1
+from toolkit.decimals import exact
 from toolkit.lifecycle import LearnerState
 
 COHORT = "cohort"
@@ -35,15 +35,8 @@ _EXACT = Context(prec=400)
 Group = tuple[str, str]  # (COHORT or ENTERPRISE, its id)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def exact(score: float) -> Decimal:
-    """The score as the decimal it was written as (floats' repr is their shortest form).
-    Cached: scores repeat a lot, and this runs for every skill of every session."""
-    return Decimal(repr(score))
-
-
 @dataclass(frozen=True, slots=True)
-class SessionFacts:
+class SessionContribution:
     """What the analytics projection keeps of a completed session."""
 
     cohort_id: str | None
@@ -60,8 +53,8 @@ class SessionFacts:
         ]
 
 
-def session_facts(data: SessionCompletedV1) -> SessionFacts:
-    return SessionFacts(
+def session_facts(data: SessionCompletedV1) -> SessionContribution:
+    return SessionContribution(
         data.cohort_id,
         data.enterprise_id,
         exact(data.overall_score),
@@ -138,29 +131,46 @@ class Aggregates:
             _accumulate(self.placements, placement, count)
 
 
+@dataclass(slots=True)
+class _GroupSums:
+    """One group's running sums in `_Change`, changed in place (`Totals` is the frozen form)."""
+
+    learners: int = 0
+    score_sum: Decimal = ZERO
+    difficulty: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])  # at 1 … 5
+    sessions_completed: int = 0
+
+
+@dataclass(slots=True)
+class _SkillSums:
+    """One group's running sum of one skill in `_Change` (`SkillTotals` is the frozen form)."""
+
+    score_sum: Decimal
+    scores: int
+
+
 class _Change:
-    """A batch's change as plain mutable sums (the replay hot path: no object per addition);
+    """A batch's change as mutable sums (the replay hot path: no object per addition);
     `aggregates()` drops what sums to nothing, as `_accumulate` does step by step."""
 
     def __init__(self) -> None:
-        # group -> [learners, score_sum, difficulty 1 … 5, sessions_completed]
-        self.totals: dict[Group, list] = {}
-        self.skills: dict[tuple[Group, str], list] = {}  # -> [score_sum, scores]
+        self.totals: dict[Group, _GroupSums] = {}
+        self.skills: dict[tuple[Group, str], _SkillSums] = {}
         self.placements: dict[tuple[str, str], int] = {}
 
-    def _totals(self, group: Group) -> list:
+    def _totals(self, group: Group) -> _GroupSums:
         sums = self.totals.get(group)
         if sums is None:
-            sums = self.totals[group] = [0, ZERO, 0, 0, 0, 0, 0, 0]
+            sums = self.totals[group] = _GroupSums()
         return sums
 
-    def contribute(self, state: LearnerState[SessionFacts], sign: int) -> None:
+    def contribute(self, state: LearnerState[SessionContribution], sign: int) -> None:
         """Add (sign 1) or retract (sign -1) what one learner contributes."""
         invalidated = state.invalidated
         for session in state.sessions.values():
             if session.session_id not in invalidated:
                 for group in session.facts.groups():
-                    self._totals(group)[7] += sign
+                    self._totals(group).sessions_completed += sign
         current = state.current()
         if current is None:
             return
@@ -173,26 +183,27 @@ class _Change:
         ]
         for group in facts.groups():
             sums = self._totals(group)
-            sums[0] += sign
-            sums[1] = add(sums[1], score)
-            sums[1 + facts.difficulty] += sign
+            sums.learners += sign
+            sums.score_sum = add(sums.score_sum, score)
+            sums.difficulty[facts.difficulty - 1] += sign
             for skill, value in skills:
                 key = (group, skill)
                 skill_sums = self.skills.get(key)
                 if skill_sums is None:
-                    self.skills[key] = [value, sign]
+                    self.skills[key] = _SkillSums(value, sign)
                 else:
-                    skill_sums[0] = add(skill_sums[0], value)
-                    skill_sums[1] += sign
+                    skill_sums.score_sum = add(skill_sums.score_sum, value)
+                    skill_sums.scores += sign
         if facts.cohort_id is not None and facts.enterprise_id is not None:
             placement = (facts.cohort_id, facts.enterprise_id)
             self.placements[placement] = self.placements.get(placement, 0) + sign
 
     def aggregates(self) -> Aggregates:
         totals = {
-            group: Totals(t[0], t[1], tuple(t[2:7]), t[7]) for group, t in self.totals.items()
+            group: Totals(t.learners, t.score_sum, tuple(t.difficulty), t.sessions_completed)
+            for group, t in self.totals.items()
         }
-        skills = {key: SkillTotals(s[0], s[1]) for key, s in self.skills.items()}
+        skills = {key: SkillTotals(s.score_sum, s.scores) for key, s in self.skills.items()}
         return Aggregates(
             totals={k: v for k, v in totals.items() if v},
             skills={k: v for k, v in skills.items() if v},
@@ -205,7 +216,9 @@ Contributions = _Change
 
 
 def batch_change(
-    transitions: Iterable[tuple[LearnerState[SessionFacts], LearnerState[SessionFacts]]],
+    transitions: Iterable[
+        tuple[LearnerState[SessionContribution], LearnerState[SessionContribution]]
+    ],
 ) -> Aggregates:
     """The aggregates' change when each learner's state goes from `before` to `after`."""
     change = _Change()

@@ -22,12 +22,12 @@ from consumers.analytics.decide import (
     DIFFICULTIES,
     Aggregates,
     Contributions,
-    SessionFacts,
+    SessionContribution,
     batch_change,
-    exact,
     session_facts,
 )
 from schemas.registry import AnyEvent
+from toolkit.decimals import exact
 from toolkit.lifecycle import LearnerState
 from toolkit.lifecycle_store import LifecycleStore
 from toolkit.streaming.bulk_fold import LearnerBulk
@@ -37,7 +37,7 @@ from toolkit.streaming.setsql import insert_rows, unnest_insert
 DIFFICULTY_COLUMNS = tuple(f"difficulty_{d}" for d in DIFFICULTIES)
 
 
-def _facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
+def _facts_to_columns(facts: SessionContribution) -> dict[str, Any]:
     return {
         "cohort_id": facts.cohort_id,
         "enterprise_id": facts.enterprise_id,
@@ -48,8 +48,8 @@ def _facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
     }
 
 
-def _columns_to_facts(row) -> SessionFacts:
-    return SessionFacts(
+def _columns_to_facts(row) -> SessionContribution:
+    return SessionContribution(
         row["cohort_id"],
         row["enterprise_id"],
         row["overall_score"],
@@ -62,11 +62,11 @@ class AnalyticsBulk(LearnerBulk):
     """Aggregates straight from the final states: every learner's contribution summed once
     (exact decimals, as the incremental deltas are), instead of a delta per batch."""
 
-    def __init__(self, store: LifecycleStore[SessionFacts], now: datetime) -> None:
+    def __init__(self, store: LifecycleStore[SessionContribution], now: datetime) -> None:
         super().__init__(store, now)
         self._sums = Contributions()
 
-    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+    def read_rows(self, user_id: str, state: LearnerState[SessionContribution], note: None) -> None:
         self._sums.contribute(state, 1)
 
     def finish(self, others: Sequence[AnyEvent], erased_at: Mapping[str, datetime]) -> None:
@@ -83,7 +83,7 @@ class AnalyticsProjection(LearnerProjection):
         # Settings.erasure_secret; None builds a projection for its name, topics and tables
         # only, which BatchApplier refuses.
         self.erasure_secret = erasure_secret
-        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+        self._store: LifecycleStore[SessionContribution] = LifecycleStore(
             tables.sessions, tables.invalidations, tables.erasures,
             facts_to_columns=_facts_to_columns, columns_to_facts=_columns_to_facts,
             erasure_secret=erasure_secret,

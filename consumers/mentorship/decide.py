@@ -38,7 +38,7 @@ class AntiCheatFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionFacts:
+class SessionDetails:
     """Everything a mentor reads of a completed session (stored as one JSONB document)."""
 
     track: str
@@ -65,7 +65,7 @@ class SessionFacts:
         }
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> SessionFacts:
+    def from_document(cls, document: Mapping[str, Any]) -> SessionDetails:
         anti_cheat = document["anti_cheat"]
         return cls(
             document["track"],
@@ -82,8 +82,8 @@ class SessionFacts:
         )
 
 
-def session_facts(data: SessionCompletedV1) -> SessionFacts:
-    return SessionFacts(
+def session_facts(data: SessionCompletedV1) -> SessionDetails:
+    return SessionDetails(
         data.track,
         data.overall_score,
         data.recommended_level,
@@ -128,7 +128,7 @@ def invalidation_changes(
 
 @dataclass(frozen=True, slots=True)
 class SessionResult:
-    session: Session[SessionFacts]
+    session: Session[SessionDetails]
     invalidation: Invalidation | None
     gaps: list[Gap]
 
@@ -140,7 +140,7 @@ class MenteeResults:
 
 
 def mentee_results(
-    sessions: Sequence[Session[SessionFacts]],
+    sessions: Sequence[Session[SessionDetails]],
     invalidations: Mapping[UUID, Invalidation],
     catalog: Catalog,
 ) -> MenteeResults:

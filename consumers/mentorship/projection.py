@@ -20,7 +20,7 @@ from consumers.mentorship.decide import (
     Front,
     Invalidation,
     Pair,
-    SessionFacts,
+    SessionDetails,
     assignments_after,
     invalidation_changes,
     session_facts,
@@ -70,7 +70,7 @@ def observe_invalidations(
 
 class MentorshipBulk(LearnerBulk):
     def read_rows(
-        self, user_id: str, state: LearnerState[SessionFacts],
+        self, user_id: str, state: LearnerState[SessionDetails],
         note: dict[UUID, Invalidation] | None,
     ) -> None:
         if note:
@@ -101,12 +101,12 @@ class MentorshipProjection:
         # Settings.erasure_secret; None builds a projection for its name, topics and tables
         # only, which BatchApplier refuses.
         self.erasure_secret = erasure_secret
-        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+        self._store: LifecycleStore[SessionDetails] = LifecycleStore(
             tables.sessions,
             tables.invalidations,
             tables.erasures,
             facts_to_columns=lambda f: {"facts": f.to_document()},
-            columns_to_facts=lambda row: SessionFacts.from_document(row["facts"]),
+            columns_to_facts=lambda row: SessionDetails.from_document(row["facts"]),
             erasure_secret=erasure_secret,
         )
 
@@ -131,7 +131,9 @@ class MentorshipProjection:
         if changes or erased:
             await self._apply_assignments(conn, changes, erased)
 
-    async def _apply_profiler(self, conn: AsyncConnection, events: list[AnyEvent]) -> set[str]:
+    async def _apply_profiler(
+        self, conn: AsyncConnection, events: Sequence[AnyEvent]
+    ) -> set[str]:
         """Sessions, invalidations and erasures; returns the learners erased by this batch."""
         before, after = await self._store.fold_batch(conn, events, session_facts)
 

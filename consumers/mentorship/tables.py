@@ -12,7 +12,7 @@ SCHEMA = "mentorship"
 metadata = MetaData()
 
 # Every completed session of each learner, valid or not, with all a mentor reads of it
-# (`consumers.mentorship.decide.SessionFacts` as a document).
+# (`consumers.mentorship.decide.SessionDetails` as a document).
 sessions = Table(
     "sessions",
     metadata,

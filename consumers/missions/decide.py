@@ -28,7 +28,7 @@ def difficulty_for(recommended_level: str | None, overall_score: float) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionFacts:
+class SessionDifficulty:
     """What the missions projection keeps of a completed session."""
 
     difficulty: int
@@ -36,8 +36,8 @@ class SessionFacts:
     enterprise_id: str | None
 
 
-def session_facts(data: SessionCompletedV1) -> SessionFacts:
-    return SessionFacts(
+def session_facts(data: SessionCompletedV1) -> SessionDifficulty:
+    return SessionDifficulty(
         difficulty_for(data.recommended_level, data.overall_score),
         data.cohort_id,
         data.enterprise_id,
@@ -54,7 +54,7 @@ class Difficulty:
     enterprise_id: str | None = None
 
 
-def learner_difficulty(state: LearnerState[SessionFacts]) -> Difficulty:
+def learner_difficulty(state: LearnerState[SessionDifficulty]) -> Difficulty:
     current = state.current()
     if current is None:
         return Difficulty(DEFAULT_DIFFICULTY, "default")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consumers.missions import tables
 from consumers.missions.decide import (
     Difficulty,
-    SessionFacts,
+    SessionDifficulty,
     learner_difficulty,
     session_facts,
 )
@@ -46,7 +46,7 @@ def difficulty_row(user_id: str, result: Difficulty, now: datetime) -> dict:
 
 
 class MissionsBulk(LearnerBulk):
-    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+    def read_rows(self, user_id: str, state: LearnerState[SessionDifficulty], note: None) -> None:
         result = learner_difficulty(state)
         if result.session_id is not None:
             self.out.add(tables.difficulty, [difficulty_row(user_id, result, self.now)])
@@ -61,7 +61,7 @@ class MissionsProjection(LearnerProjection):
         # Settings.erasure_secret; None builds a projection for its name, topics and tables
         # only, which BatchApplier refuses.
         self.erasure_secret = erasure_secret
-        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+        self._store: LifecycleStore[SessionDifficulty] = LifecycleStore(
             tables.sessions,
             tables.invalidations,
             tables.erasures,
@@ -69,7 +69,7 @@ class MissionsProjection(LearnerProjection):
                 "difficulty": f.difficulty, "cohort_id": f.cohort_id,
                 "enterprise_id": f.enterprise_id,
             },
-            columns_to_facts=lambda row: SessionFacts(
+            columns_to_facts=lambda row: SessionDifficulty(
                 row["difficulty"], row["cohort_id"], row["enterprise_id"]
             ),
             erasure_secret=erasure_secret,

@@ -41,7 +41,7 @@ def item_id_for(user_id: str, session_id: UUID) -> UUID:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionFacts:
+class SessionStatement:
     """What the portfolio projection keeps of a completed session: the cleaned answers, the
     statement made of them, and where the session placed the learner (for RBAC)."""
 
@@ -58,15 +58,15 @@ class SessionFacts:
 def make_facts(
     track: str, core_values: tuple[str, ...], motivation: str, impact_goal: str,
     cohort_id: str | None, enterprise_id: str | None,
-) -> SessionFacts:
+) -> SessionStatement:
     """Facts of cleaned answers; the title and statement are always made from them here."""
-    return SessionFacts(
+    return SessionStatement(
         track, core_values, motivation, impact_goal, compose_title(track),
         compose_statement(track, core_values, motivation, impact_goal), cohort_id, enterprise_id,
     )
 
 
-def session_facts(data: SessionCompletedV1) -> SessionFacts:
+def session_facts(data: SessionCompletedV1) -> SessionStatement:
     answers = data.value_answers
     return make_facts(
         clean_text(data.track), clean_values(answers.core_values), clean_text(answers.motivation),
@@ -78,14 +78,14 @@ def session_facts(data: SessionCompletedV1) -> SessionFacts:
 class PortfolioItem:
     item_id: UUID
     profiler_session_id: UUID
-    facts: SessionFacts
+    facts: SessionStatement
     status: Status
     created_at: datetime  # the session's completed_at
     withdrawn_at: datetime | None
 
 
 def item_of(
-    user_id: str, session: Session[SessionFacts], withdrawn_at: datetime | None
+    user_id: str, session: Session[SessionStatement], withdrawn_at: datetime | None
 ) -> PortfolioItem:
     return PortfolioItem(
         item_id_for(user_id, session.session_id), session.session_id, session.facts,
@@ -95,7 +95,7 @@ def item_of(
 
 
 def portfolio_items(
-    user_id: str, state: LearnerState[SessionFacts]
+    user_id: str, state: LearnerState[SessionStatement]
 ) -> Mapping[UUID, PortfolioItem]:
     """The learner's items by session id."""
     return {

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.portfolio import tables
 from consumers.portfolio.decide import (
     PortfolioItem,
-    SessionFacts,
+    SessionStatement,
     item_id_for,
     make_facts,
     portfolio_items,
@@ -43,7 +44,7 @@ UPSERT_CURRENT = _current.on_conflict_do_update(
 )
 
 
-def facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
+def facts_to_columns(facts: SessionStatement) -> dict[str, Any]:
     return {
         "track": facts.track, "core_values": list(facts.core_values),
         "motivation": facts.motivation, "impact_goal": facts.impact_goal,
@@ -51,7 +52,7 @@ def facts_to_columns(facts: SessionFacts) -> dict[str, Any]:
     }
 
 
-def columns_to_facts(row: Mapping[str, Any]) -> SessionFacts:
+def columns_to_facts(row: RowMapping) -> SessionStatement:
     return make_facts(
         row["track"], tuple(row["core_values"]), row["motivation"], row["impact_goal"],
         row["cohort_id"], row["enterprise_id"],
@@ -71,7 +72,7 @@ def item_row(user_id: str, item: PortfolioItem) -> dict[str, Any]:
 
 
 def current_key(
-    user_id: str, state: LearnerState[SessionFacts]
+    user_id: str, state: LearnerState[SessionStatement]
 ) -> tuple[UUID, str | None, str | None] | None:
     """What the learner's `current_statements` row holds (None: no row)."""
     session = state.current()
@@ -88,7 +89,7 @@ def current_row(user_id: str, key: tuple[UUID, str | None, str | None], now: dat
 
 
 class PortfolioBulk(LearnerBulk):
-    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+    def read_rows(self, user_id: str, state: LearnerState[SessionStatement], note: None) -> None:
         items = portfolio_items(user_id, state)
         if items:
             self.out.add(tables.items, [item_row(user_id, item) for item in items.values()])
@@ -106,7 +107,7 @@ class PortfolioProjection(LearnerProjection):
         # Settings.erasure_secret; None builds a projection for its name, topics and tables
         # only, which BatchApplier refuses.
         self.erasure_secret = erasure_secret
-        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+        self._store: LifecycleStore[SessionStatement] = LifecycleStore(
             tables.sessions, tables.invalidations, tables.erasures,
             facts_to_columns=facts_to_columns, columns_to_facts=columns_to_facts,
             erasure_secret=erasure_secret,

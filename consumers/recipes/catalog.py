@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from toolkit.decimals import exact
+
 DEFAULT_TARGET = 70.0
 SHIPPED_CATALOG = Path(__file__).with_name("catalog.json")
 
@@ -60,11 +62,6 @@ class Gap:
     target: float
     gap: float
     recipe_skill_codes: tuple[str, ...]
-
-
-def exact(value: float) -> Decimal:
-    """The decimal a score or target was written as (its shortest repr), for exact sums."""
-    return Decimal(repr(value))
 
 
 def skill_gaps(catalog: Catalog, track: str, skill_scores: Mapping[str, float]) -> list[Gap]:

@@ -18,7 +18,7 @@ from toolkit.lifecycle import LearnerState
 
 
 @dataclass(frozen=True, slots=True)
-class SessionFacts:
+class SessionProfile:
     """What the recipes projection keeps of each completed session."""
 
     track: str
@@ -30,8 +30,8 @@ class SessionFacts:
     skill_scores: Mapping[str, float]
 
 
-def session_facts(data: SessionCompletedV1) -> SessionFacts:
-    return SessionFacts(
+def session_facts(data: SessionCompletedV1) -> SessionProfile:
+    return SessionProfile(
         data.track, data.overall_score, data.recommended_level, data.cohort_id,
         data.enterprise_id, data.marketplace_opt_in, dict(data.skill_scores),
     )
@@ -53,7 +53,7 @@ class Profile:
     skill_scores: Mapping[str, float]
 
 
-def current_profile(state: LearnerState[SessionFacts]) -> Profile | None:
+def current_profile(state: LearnerState[SessionProfile]) -> Profile | None:
     """The profile of the learner's current session; None when they have none."""
     current = state.current()
     if current is None:

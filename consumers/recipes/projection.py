@@ -13,9 +13,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.recipes import tables
-from consumers.recipes.catalog import exact
-from consumers.recipes.decide import Profile, SessionFacts, current_profile, session_facts
+from consumers.recipes.decide import Profile, SessionProfile, current_profile, session_facts
 from schemas.registry import AnyEvent
+from toolkit.decimals import exact
 from toolkit.lifecycle import LearnerState
 from toolkit.lifecycle_store import LifecycleStore
 from toolkit.streaming.bulk_fold import LearnerBulk
@@ -54,7 +54,7 @@ def skill_rows(user_id: str, profile: Profile) -> list[dict]:
 
 
 class RecipesBulk(LearnerBulk):
-    def read_rows(self, user_id: str, state: LearnerState[SessionFacts], note: None) -> None:
+    def read_rows(self, user_id: str, state: LearnerState[SessionProfile], note: None) -> None:
         profile = current_profile(state)
         if profile is not None:
             self.out.add(tables.profiles, [profile_row(user_id, profile, self.now)])
@@ -70,7 +70,7 @@ class RecipesProjection(LearnerProjection):
         # Settings.erasure_secret; None builds a projection for its name, topics and tables
         # only, which BatchApplier refuses.
         self.erasure_secret = erasure_secret
-        self._store: LifecycleStore[SessionFacts] = LifecycleStore(
+        self._store: LifecycleStore[SessionProfile] = LifecycleStore(
             tables.sessions,
             tables.invalidations,
             tables.erasures,
@@ -78,7 +78,7 @@ class RecipesProjection(LearnerProjection):
                 **{c: getattr(f, c) for c in FACT_COLUMNS},
                 "skill_scores": dict(f.skill_scores),
             },
-            columns_to_facts=lambda row: SessionFacts(
+            columns_to_facts=lambda row: SessionProfile(
                 **{c: row[c] for c in FACT_COLUMNS}, skill_scores=row["skill_scores"]
             ),
             erasure_secret=erasure_secret,

@@ -24,8 +24,9 @@ from decimal import Decimal
 from typing import Literal
 
 from consumers.missions.decide import DEFAULT_DIFFICULTY
-from consumers.recipes.catalog import Catalog, Gap, Recipe, exact, skill_gaps
+from consumers.recipes.catalog import Catalog, Gap, Recipe, skill_gaps
 from consumers.recipes.decide import Profile
+from toolkit.decimals import exact
 
 RANKING_RULE = (
     "Gaps: for each skill of the learner's current session, gap = max(0, target - score), "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
@@ -16,19 +17,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hub.api.dashboard import mount_dashboard
 from hub.api.docs import mount_docs
 from hub.api.fast import FastReads
-from hub.api.freshness import PositionWatch
-from hub.api.routes import (
-    admin_groups,
-    analytics,
-    marketplace,
-    mentorship,
-    missions,
-    portfolio,
-    recipes,
-    skill_gaps,
-)
-from toolkit.db import create_engine
+from hub.api.routes import admin_groups, skill_gaps
+from hub.bootstrap import api_engines
+from hub.projections import REGISTERED, Registration, all_projections, read_apis
 from toolkit.settings import Settings
+from toolkit.web.access import NO_MENTORS
+from toolkit.web.freshness import PositionWatch, document_freshness
 
 log = logging.getLogger("hub.api")
 
@@ -58,40 +52,6 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
-FRESHNESS_HEADERS = {
-    "Hub-Projection": "The projection that answered (missions, recipes, portfolio, mentorship, "
-                      "analytics).",
-    "Hub-Newest-Event-At": "`occurred_at` of the newest event that projection has applied "
-                           "(`none` before any).",
-    "Hub-Lag-Seconds": "Seconds since that event occurred: how stale the answer can be while "
-                       "events keep arriving (absent before any event).",
-    "Hub-Position-Included": "With `Hub-Min-Position` only: `true` when the projection has "
-                             "applied every token given, `false` when `wait_ms` ran out first "
-                             "(the answer is what it had).",
-}
-
-
-def document_freshness(app: FastAPI) -> None:
-    """Add the freshness headers to the documented 200 of every projection-backed endpoint
-    (those taking `Hub-Min-Position`)."""
-    generate = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = generate()
-            for operations in schema["paths"].values():
-                for operation in operations.values():
-                    names = {p["name"] for p in operation.get("parameters", [])}
-                    if "Hub-Min-Position" in names and "200" in operation["responses"]:
-                        operation["responses"]["200"]["headers"] = {
-                            name: {"description": text, "schema": {"type": "string"}}
-                            for name, text in FRESHNESS_HEADERS.items()}
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def app_from_environment() -> FastAPI:
     """The app of `hub api`: settings from the environment, logs configured (a worker process
     of `hub api --workers N` starts here)."""
@@ -105,29 +65,22 @@ def app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, registered: Sequence[Registration] = REGISTERED) -> FastAPI:
+    """The API over the `registered` projections: each one's routes, fast reads and freshness,
+    then the reads that span projections (hub/api/routes/)."""
+    apis = read_apis(registered)
+    providers = [api.mentors for api in apis if api.mentors is not None]
+    if len(providers) > 1:
+        raise ValueError("more than one registered projection says who mentors whom")
+    mentors = providers[0] if providers else NO_MENTORS
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # No pre-ping: it cost a round trip on every checkout (~9% of a request's CPU, py-spy).
-        # A connection the database dropped fails one request, and SQLAlchemy then discards
-        # every connection of the pool opened before it (a disconnect invalidates the pool).
-        # Autocommit: a read is one statement (or asks for its snapshot), and the BEGIN and
-        # ROLLBACK around it were two round trips and ~20% of a request's CPU (py-spy).
-        # No overflow: connections opened and closed under load past the pool cost more than
-        # a pool as large as the concurrency (SQLAlchemy's queue of waiters for a small pool
-        # gave p99s of seconds under wrk at 32 connections).
-        pool = {"pool_size": settings.api_pool_size, "max_overflow": 0, "pre_ping": False,
-                "autocommit": True}
-        app.state.engine = create_engine(settings, **pool)
-        replica = bool(settings.read_database_url) and (
-            settings.read_database_url != settings.database_url)
-        app.state.read_engine = (
-            create_engine(settings.model_copy(update={"database_url": settings.read_database_url}),
-                          **pool)
-            if replica else app.state.engine)
+        app.state.engine, app.state.read_engine = api_engines(settings)  # the pools: there
+        replica = app.state.read_engine is not app.state.engine
         # NOTIFY reaches the primary's listeners only; on a standby one poller per process.
         app.state.positions = PositionWatch(
-            app.state.read_engine, listen=not replica,
+            app.state.read_engine, app.state.position_tables, listen=not replica,
             poll_interval_s=settings.api_positions_poll_ms / 1000)
         await app.state.positions.start()
         try:
@@ -148,12 +101,13 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.include_router(missions.router)
-    app.include_router(portfolio.router)
-    app.include_router(analytics.router)
-    app.include_router(recipes.router)
-    app.include_router(marketplace.router)
-    app.include_router(mentorship.router)
+    app.state.mentors = mentors
+    app.state.position_tables = {
+        name: p.positions for name, p in all_projections(None, registered).items()}
+    for api in apis:
+        for router in api.routers:
+            app.include_router(router)
+    # Reads over several projections (the dashboard's): they belong to no one folder.
     app.include_router(admin_groups.router)
     app.include_router(skill_gaps.router)
     mount_dashboard(app)
@@ -161,9 +115,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Pure ASGI, not @app.middleware("http"): Starlette's BaseHTTPMiddleware runs the rest of
     # the app in a task behind memory streams and cost ~15% of a request's CPU (py-spy).
-    # The allowed single-learner reads without FastAPI's and SQLAlchemy's per-request cost
-    # (hub/api/fast.py); everything else reaches the routes. Inside RefuseNul: NUL first.
-    app.add_middleware(FastReads)
+    # The allowed reads without FastAPI's and SQLAlchemy's per-request cost (hub/api/fast.py,
+    # each projection's FastRead); everything else reaches the routes. Inside RefuseNul: NUL
+    # first.
+    app.add_middleware(FastReads, reads=[r for api in apis for r in api.fast_reads],
+                       mentors=mentors)
     app.add_middleware(RefuseNul)
 
     document_freshness(app)

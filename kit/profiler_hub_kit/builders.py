@@ -70,8 +70,8 @@ def session_completed(
         overall_score=overall_score,
         recommended_level=recommended_level,
         skill_scores=dict(skill_scores),
-        value_answers=value_answers,  # type: ignore[arg-type]
-        anti_cheat=anti_cheat,  # type: ignore[arg-type]
+        value_answers=value_answers,
+        anti_cheat=anti_cheat,
         marketplace_opt_in=marketplace_opt_in,
     )
     return new_event(data, **_envelope(event_id, occurred_at, producer, correlation_id))  # type: ignore[return-value]

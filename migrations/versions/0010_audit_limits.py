@@ -15,7 +15,7 @@ depends_on = None
 
 S = "hub_audit"
 MAX_RESOURCE_CHARS = 1024
-KEEP = MAX_RESOURCE_CHARS - 32  # as hub.api.audit.capped: head, then "…[+N chars]"
+KEEP = MAX_RESOURCE_CHARS - 32  # as toolkit.web.audit.capped: head, then "…[+N chars]"
 
 
 def upgrade() -> None:

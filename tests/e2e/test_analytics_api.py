@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import httpx
 
-from hub.api.auth import issue_token
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.oracles.analytics import analytics as oracle_analytics
 from tests.support.procs import HubProcess, free_port, run_hub
 from tests.unit.test_analytics_rules import assert_same
+from toolkit.web.auth import issue_token
 
 SAMPLE = {"count": 2000, "users": 150, "cohorts": 7, "seed": 23}
 COHORTS = "/api/v1/profiler/admin/cohorts/{}/analytics"

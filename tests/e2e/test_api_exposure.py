@@ -17,10 +17,10 @@ import httpx
 import jwt
 import pytest
 
-from hub.api.auth import issue_token
 from tests.conftest import TEST_ERASURE_KEY, settings_env
 from tests.support import db
 from tests.support.procs import HubProcess, free_port
+from toolkit.web.auth import issue_token
 
 HEADER_TIMEOUT = 1.5
 

@@ -12,10 +12,10 @@ import time
 import httpx
 import pytest
 
-from hub.api.auth import issue_token
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.procs import HubProcess, free_port
+from toolkit.web.auth import issue_token
 
 # More than the API's pool holds (10 connections + 10 overflow, hub.api.app).
 FLOOD = 40

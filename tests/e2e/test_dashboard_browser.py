@@ -16,7 +16,6 @@ from urllib.parse import quote
 import httpx
 
 from consumers.recipes.catalog import shipped_catalog
-from hub.api.auth import issue_token
 from hub.api.dashboard import CHART_JS
 from producers.sample import generate_sample
 from tests.conftest import settings_env
@@ -28,6 +27,7 @@ from tests.support.oracles.analytics import analytics as oracle_analytics
 from tests.support.oracles.dashboard import group_skill_gaps
 from tests.support.procs import ARTIFACTS, HubProcess, free_port, run_hub
 from tests.unit.test_analytics_rules import assert_same
+from toolkit.web.auth import issue_token
 
 SAMPLE = {"count": 1200, "users": 120, "cohorts": 6, "seed": 41}
 ADMIN = "/api/v1/profiler/admin"

@@ -10,13 +10,13 @@ import json
 
 import httpx
 
-from hub.api.auth import issue_token
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.catalog import producer_database, schemas_of
 from tests.support.django_project import manage, run_python, write_project
 from tests.support.procs import HubProcess, free_port, run_hub
 from toolkit.lag import end_offsets
+from toolkit.web.auth import issue_token
 
 # The profiler's own code: its model, the kit's builder and `publish`, Django's transaction.
 PROFILER = """

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from hub.api.auth import issue_token
-from hub.catalog_store import active_catalog
+from consumers.recipes.catalog_store import active_catalog
 from producers.sample import generate_sample
 from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
 from schemas.registry import new_event
@@ -19,6 +18,7 @@ from tests.support.kafka import publish_events
 from tests.support.oracles import mentorship as oracle
 from tests.support.procs import HubProcess, free_port, run_hub
 from toolkit.db import create_engine
+from toolkit.web.auth import issue_token
 
 # The same traffic as test_publish_and_read: e2e tests share one database per test session, and
 # the missions worker run here writes the same learners' difficulties that test reads.

@@ -8,12 +8,12 @@ from uuid import UUID
 
 import httpx
 
-from hub.api.auth import issue_token
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.oracles.portfolio import ExpectedItem, ExpectedStatement, portfolios
 from tests.support.procs import HubProcess, free_port, run_hub
+from toolkit.web.auth import issue_token
 
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 23}
 STATEMENT = "/api/v1/profiler/value-statement"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.api.auth import issue_token
 from producers.outbox import enqueue, position_of
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.events import completed
 from tests.support.procs import HubProcess, free_port, run_hub
+from toolkit.web.auth import issue_token
 
 LEVELS = ["novice", "expert", "beginner", "advanced", "intermediate", "expert", "novice",
           "advanced"]

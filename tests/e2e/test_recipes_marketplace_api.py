@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from consumers.recipes.catalog import Catalog, shipped_catalog
-from hub.api.auth import issue_token
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.oracles.recipes import current_profiles, recommendations, talent_matches
 from tests.support.procs import HubProcess, free_port, run_hub
+from toolkit.web.auth import issue_token
 
 SAMPLE = {"count": 1500, "users": 120, "cohorts": 6, "seed": 23}
 RECS = "/api/v1/recipes/profiler-recommendations"

@@ -14,13 +14,13 @@ import pytest
 from prometheus_client import REGISTRY
 
 from hub.api.app import create_app
-from hub.api.audit import MAX_PRINCIPAL_CHARS, MAX_RESOURCE_CHARS, DenialRateLimit
-from hub.api.auth import issue_token
 from hub.migrate import alembic_config, upgrade_database
 from tests.conftest import settings_env
 from tests.support import db
 from tests.support.procs import run_hub
 from toolkit.db import create_engine
+from toolkit.web.audit import MAX_PRINCIPAL_CHARS, MAX_RESOURCE_CHARS, DenialRateLimit
+from toolkit.web.auth import issue_token
 
 DIFFICULTY = "/api/v1/missions/difficulty"
 TALENT = "/api/v1/marketplace/talent-matches/profiler"
@@ -179,8 +179,8 @@ async def test_hub_audit_prune_deletes_old_records_in_batches(settings, unique):
     (["--older-than-days", "0"], {}, 2, "--older-than-days must be at least 1"),
     (["--batch-size", "0"], {}, 2, "--batch-size must be at least 1"),
     ([], {"HUB_AUDIT_RETENTION_DAYS": "soon"}, 2, "refused to start: HUB_AUDIT_RETENTION_DAYS"),
-    ([], {"HUB_DATABASE_URL": "postgresql+asyncpg://hub@127.0.0.1:1/hub"}, 1,
-     "database error"),
+    ([], {"HUB_DATABASE_URL": "postgresql+asyncpg://hub@127.0.0.1:1/hub"}, 2,
+     "cannot reach the database 127.0.0.1:1/hub"),
 ])
 async def test_hub_audit_prune_refuses_in_one_line(settings, args, env_update, code, says):
     env = {**settings_env(settings), **env_update}

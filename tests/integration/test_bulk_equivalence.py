@@ -13,9 +13,10 @@ from __future__ import annotations
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from hub.bootstrap import connected
+from hub.operations.rebuild import plan, rebuild
 from hub.projections import all_projections
 from hub.publishing import publish_sample
-from hub.rebuild import plan, rebuild
 from producers.sample import generate_sample
 from tests.conftest import migrated_database
 from tests.reliability import reference
@@ -69,12 +70,9 @@ async def apply_incrementally(settings) -> None:
 
 async def rebuild_all(settings, passes: int, workers: int) -> None:
     projections = list(all_projections(settings).values())
-    engine = create_engine(settings)
-    try:
-        await rebuild(settings, engine, projections, await plan(settings, projections),
+    async with connected(settings) as hub:
+        await rebuild(hub, projections, await plan(hub, projections),
                       passes=passes, workers=workers)
-    finally:
-        await engine.dispose()
 
 
 # Two learner-key ranges (what spans learners — analytics sums, assignment fronts, erasures —

@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hub.operations.rebuild import rebuild_schema  # noqa: F401  (the bulk path's module must import)
 from hub.projections import all_projections
-from hub.rebuild import rebuild_schema  # noqa: F401  (the bulk path's module must import)
 from schemas.registry import encode
 from tests.support import db
 from tests.support.events import assignment, completed, erased, invalidated

@@ -9,7 +9,8 @@ from collections import Counter
 
 import pytest
 
-from hub.demo_summary import render, summarise
+from hub.demo import summary_of
+from hub.demo_summary import render
 from hub.projections import all_projections
 from producers.sample import SampleTraffic, generate_sample
 from tests.conftest import migrated_database
@@ -92,7 +93,7 @@ def oracle_figures(sample: SampleTraffic) -> dict[str, int]:
 async def test_the_summary_agrees_and_its_figures_are_the_oracles(applied):
     settings, sample = applied
     published = sample.counts()
-    summary = await summarise(settings, published)
+    summary = await summary_of(settings, published)
     assert summary.figures == oracle_figures(sample)
     # The sample exercises every bound: invalidations, erasures and deactivations happened.
     assert published["invalidations"] and published["erasures"]
@@ -108,7 +109,7 @@ async def test_a_projection_that_lost_a_learner_is_a_mismatch(applied):
                           "delete from recipes.profiles where user_id = "
                           "(select min(user_id) from recipes.profiles) returning user_id")
     assert len(rows) == 1
-    summary = await summarise(settings, sample.counts())
+    summary = await summary_of(settings, sample.counts())
     assert not summary.agrees
     failed = {check.name for check in summary.checks if not check.holds}
     assert failed == {"learners with a current session", "learners at difficulty 1-5"}

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from prometheus_client import REGISTRY
 
-from hub.status import collect, outbox_status, render
+from hub.bootstrap import connected
+from hub.operations.status import collect, outbox_status, render
 from producers.outbox import enqueue, install
 from producers.relay import (
     outbox_engine,
@@ -65,7 +66,8 @@ async def test_one_relay_serves_several_producer_outboxes_with_figures(stack, se
             assert sample("hub_outbox_pending_rows", outbox_name(url)) == 0
             assert sample("hub_outbox_oldest_pending_age_seconds", outbox_name(url)) == 0
 
-        status = await collect(configured)
+        async with connected(configured) as hub:
+            status = await collect(hub)
         for url in (first, second):
             figures = status["outboxes"][outbox_name(url)]
             assert figures["pending"] == 0 and figures["last_sent_at"] is not None

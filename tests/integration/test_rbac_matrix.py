@@ -14,8 +14,6 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.api.app import create_app
-from hub.api.audit import access_denials
-from hub.api.auth import issue_token
 from hub.projections import all_projections
 from tests.support.events import assignment, completed
 from tests.support.kafka import publish_events
@@ -25,6 +23,8 @@ from toolkit.streaming.applier import BatchApplier
 from toolkit.streaming.bulk import replay_to_end
 from toolkit.streaming.dead_letters import DeadLetterSink
 from toolkit.streaming.runtime import dead_letter_producer
+from toolkit.web.audit import access_denials
+from toolkit.web.auth import issue_token
 
 OK, DENIED = 200, 403
 

@@ -11,7 +11,6 @@ import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.api.auth import issue_token
 from hub.stack.api import standby
 from producers.outbox import enqueue, position_of
 from tests.conftest import settings_env
@@ -19,6 +18,7 @@ from tests.support import db
 from tests.support.db import plain_dsn
 from tests.support.events import completed
 from tests.support.procs import HubProcess, free_port, run_hub
+from toolkit.web.auth import issue_token
 
 LEVELS = {"novice": 1, "expert": 5, "beginner": 2, "advanced": 4}
 

@@ -9,16 +9,17 @@ import time
 import httpx
 
 from hub.api.app import create_app
-from hub.api.auth import issue_token
+from hub.bootstrap import connected
+from hub.operations.rebuild import plan, rebuild
 from hub.projections import all_projections
 from hub.publishing import publish_sample
-from hub.rebuild import plan, rebuild
 from producers.sample import generate_sample
 from tests.conftest import settings_env
 from tests.integration.test_replay import catch_up
 from tests.support import db
 from tests.support.procs import run_hub
 from toolkit.db import create_engine
+from toolkit.web.auth import issue_token
 
 REBUILT = ["missions", "analytics"]
 # Wall-clock stamps differ between two applications of the same events by design, and
@@ -52,12 +53,8 @@ async def leftover_schemas(settings) -> list[str]:
 
 async def run_rebuild(settings, name: str, **kwargs):
     projection = all_projections(settings)[name]
-    engine = create_engine(settings)
-    try:
-        return await rebuild(settings, engine, projection, await plan(settings, projection),
-                             **kwargs)
-    finally:
-        await engine.dispose()
+    async with connected(settings) as hub:
+        return await rebuild(hub, projection, await plan(hub, projection), **kwargs)
 
 
 async def live_from_sample(settings, count: int = 600):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 from consumers.recipes.catalog import shipped_catalog
+from consumers.recipes.catalog_store import active_catalog, store_catalog
 from consumers.recipes.projection import RecipesProjection
 from consumers.recipes.queries import load_profile
 from consumers.recipes.recommend import recommend
-from hub.catalog_store import active_catalog, store_catalog
 from tests.integration.test_recipes_applier import session
 from toolkit.db import create_engine
 

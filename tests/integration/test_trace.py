@@ -7,7 +7,8 @@ import asyncio
 import json
 
 from consumers.missions.projection import MissionsProjection
-from hub.dlq import read_dead_letters, redrive
+from hub.bootstrap import connected
+from hub.operations.dead_letters import read_dead_letters, redrive
 from schemas.registry import encode
 from tests.conftest import settings_env
 from tests.support.events import completed
@@ -95,12 +96,9 @@ async def test_a_redriven_event_shows_both_copies_in_one_trace(settings, unique)
     await publish_raw(settings.kafka_bootstrap, settings.profiler_topic,
                       [(poison.key, encode(poison))], headers=[("traceparent", TRACEPARENT)])
     await replay_missions(settings, RefusesOneEvent(settings.erasure_secret, poison.event_id))
-    engine = create_engine(settings)
-    try:
-        letters = await read_dead_letters(settings, "missions")
-        assert len(await redrive(settings, engine, "missions", letters)) == 1
-    finally:
-        await engine.dispose()
+    async with connected(settings) as hub:
+        letters = await read_dead_letters(hub, "missions")
+        assert len(await redrive(hub, "missions", letters)) == 1
     await replay_missions(settings, MissionsProjection(settings.erasure_secret))
 
     traced = await asyncio.to_thread(trace, poison.event_id, settings_env(settings))
@@ -116,5 +114,6 @@ async def test_an_unknown_or_malformed_event_id_is_one_line_and_exit_2(settings)
     for argument, message in (("0b8f0c4e-9c1a-4c55-8d1e-3f3a1c7e2b10", "not found in"),
                               ("not-a-uuid", "not an event id")):
         done = await asyncio.to_thread(run_hub, ["trace", argument, "--scan-limit", "50"], env)
-        assert done.returncode == 2 and message in done.stderr
+        assert done.returncode == 2 and done.stderr.startswith("hub trace: ")
+        assert message in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

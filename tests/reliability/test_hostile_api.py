@@ -21,7 +21,6 @@ import jwt
 import pytest
 
 from hub.api.app import create_app
-from hub.api.auth import issue_token
 from hub.projections import all_projections
 from producers.sample import generate_sample
 from tests.conftest import migrated_database, settings_env
@@ -31,6 +30,7 @@ from tests.support.kafka import publish_raw
 from tests.support.procs import ARTIFACTS, HubProcess, free_port
 from toolkit.streaming.bulk import replay_to_end
 from toolkit.streaming.runtime import WorkerRuntime
+from toolkit.web.auth import issue_token
 
 SAMPLE = {"count": 800, "users": 60, "cohorts": 4, "seed": 41}
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance," \

@@ -4,7 +4,6 @@ oracle."""
 
 from __future__ import annotations
 
-from hub.status import group_states
 from tests.conftest import settings_env
 from tests.reliability.harness import (
     Clock,
@@ -16,6 +15,7 @@ from tests.reliability.harness import (
     wait_caught_up,
 )
 from tests.support import db
+from toolkit.kafka import group_states
 
 CONSUMER = "portfolio"
 

@@ -8,9 +8,9 @@ import jwt
 import pytest
 from fastapi import HTTPException
 
-from hub.api.access import Placement, may_read_learner
-from hub.api.auth import Principal, issue_token, principal_from_token
-from hub.api.routes.mentorship import may_read_mentee_results
+from consumers.mentorship.api import may_read_mentee_results
+from toolkit.web.access import Placement, may_read_learner
+from toolkit.web.auth import Principal, issue_token, principal_from_token
 
 SECRET = "s3cret-for-tests-only-long-enough-for-hs256"
 PLACED = Placement(cohort_id="cohort-01", enterprise_id="enterprise-a")

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.api.access import Decision
-from hub.api.auth import Principal
-from hub.api.routes.analytics import CohortMembers, may_read_cohort, may_read_enterprise
+from consumers.analytics.api import CohortMembers, may_read_cohort, may_read_enterprise
+from toolkit.web.access import Decision
+from toolkit.web.auth import Principal
 
 
 def who(*roles: str, enterprise: str | None = None, cohorts: tuple[str, ...] = ()) -> Principal:

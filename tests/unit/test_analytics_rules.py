@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from consumers.analytics.decide import (
     COHORT,
     Aggregates,
-    SessionFacts,
+    SessionContribution,
     Totals,
     batch_change,
     exact,
@@ -48,7 +48,7 @@ def session(user: str, *, minute: float, cohort: str | None = "c1",
 
 def apply_batches(batches) -> Aggregates:
     """What the projection does: per batch, fold each learner's events, add the change."""
-    states: dict[str, LearnerState[SessionFacts]] = {}
+    states: dict[str, LearnerState[SessionContribution]] = {}
     totals = Aggregates()
     for batch in batches:
         grouped = by_learner(batch)

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from consumers.recipes.api import bounded_precision
 from consumers.recipes.talent import SkillFilter
-from hub.api.audit import (
+from toolkit.web.audit import (
     MAX_PRINCIPAL_CHARS,
     MAX_RESOURCE_CHARS,
     DenialRateLimit,
@@ -16,7 +17,6 @@ from hub.api.audit import (
     capped,
     principal_label,
 )
-from hub.api.routes.marketplace import bounded_precision
 
 
 def test_capped_keeps_short_text_and_says_how_much_it_cut():

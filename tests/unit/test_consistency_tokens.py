@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from aiokafka.structs import RecordMetadata
 
-from hub.api.freshness import Position, PositionWatch, parse_tokens
+from consumers.missions.tables import positions as missions_positions
+from consumers.recipes.tables import positions as recipes_positions
 from producers.publisher import Token
+from toolkit.web.freshness import Position, PositionWatch, parse_tokens
 
 
 def test_a_published_records_token_reads_back_as_the_same_position():
@@ -29,8 +31,14 @@ def test_malformed_tokens_are_refused_with_the_reason(bad):
         parse_tokens(bad)
 
 
+def unstarted_watch() -> PositionWatch:
+    return PositionWatch(engine=None,  # type: ignore[arg-type]  # never connects here
+                         positions={"missions": missions_positions, "recipes": recipes_positions},
+                         listen=False, poll_interval_s=1)
+
+
 def test_a_token_is_included_once_the_partitions_next_offset_has_passed_it():
-    watch = PositionWatch(engine=None, listen=False, poll_interval_s=1)  # type: ignore[arg-type]
+    watch = unstarted_watch()
     token = [Position("profiler.events", 3, 1234)]
     assert not watch.included("missions", token)  # that partition never applied
     watch.offsets["missions"] = {("profiler.events", 3): 1234}
@@ -41,7 +49,7 @@ def test_a_token_is_included_once_the_partitions_next_offset_has_passed_it():
 
 
 def test_headers_say_none_before_any_event_and_the_inclusion_when_asked():
-    watch = PositionWatch(engine=None, listen=False, poll_interval_s=1)  # type: ignore[arg-type]
+    watch = unstarted_watch()
     assert watch.headers("missions", None) == {"Hub-Projection": "missions",
                                                "Hub-Newest-Event-At": "none"}
     assert watch.headers("missions", False)["Hub-Position-Included"] == "false"

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.api.auth import Principal
+from consumers.analytics.api import may_read_cohort, may_read_enterprise
 from hub.api.dashboard import CONTENT_SECURITY_POLICY
 from hub.api.routes.admin_groups import Groups, may_list_groups, visible_groups
-from hub.api.routes.analytics import may_read_cohort, may_read_enterprise
 from hub.api.routes.skill_gaps import SkillSums, largest_gaps
+from toolkit.web.auth import Principal
 
 
 def who(*roles: str, enterprise: str | None = None, cohorts: tuple[str, ...] = ()) -> Principal:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiler_hub_kit.models.registry import _decode_checked, decode
 
 from producers.sample import generate_sample
 from schemas.errors import EventRejected
-from schemas.registry import _decode_checked, decode
 
 VALID = [m.value for m in generate_sample(count=400, users=40, cohorts=4, seed=3).messages]
 

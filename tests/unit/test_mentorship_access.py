@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.api.access import Placement
-from hub.api.auth import Principal
-from hub.api.routes.mentorship import may_read_mentee_results
+from consumers.mentorship.api import may_read_mentee_results
+from toolkit.web.access import Placement
+from toolkit.web.auth import Principal
 
 PLACED = Placement("cohort-01", "enterprise-a")
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consumers.mentorship.api import MenteeResultsOut
 from consumers.mentorship.decide import (
     Change,
     Front,
@@ -21,7 +22,6 @@ from consumers.mentorship.decide import (
     with_change,
 )
 from consumers.recipes.catalog import shipped_catalog
-from hub.api.routes.mentorship import MenteeResultsOut
 from schemas.mentorship_assignment_changed import MentorshipAssignmentChangedV1
 from schemas.registry import MentorshipAssignmentChanged, new_event
 from schemas.session_completed import AntiCheat

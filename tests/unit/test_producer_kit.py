@@ -3,6 +3,8 @@ kit's, outbox URLs are read as an operator writes them."""
 
 from __future__ import annotations
 
+import importlib
+import types
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -62,14 +64,32 @@ def test_builders_refuse_invalid_facts_before_anything_is_written():
         completed_event(completed_at=datetime(2026, 12, 1))  # no zone
 
 
-def test_the_hubs_schemas_modules_are_the_kits():
+def test_the_hubs_schemas_names_are_the_kits_objects():
     from profiler_hub_kit.models import registry
 
     from schemas.session_completed import SessionCompletedV1
 
-    assert schemas.registry is registry
+    assert schemas.registry.CURRENT is registry.CURRENT
+    assert schemas.registry.UPCASTERS is registry.UPCASTERS
+    assert schemas.registry.decode is registry.decode
     assert SessionCompletedV1 is profiler_hub_kit.models.session_completed.SessionCompletedV1
 
+
+
+SCHEMAS_MODULES = ["base", "errors", "learner_erased", "mentorship_assignment_changed",
+                   "registry", "session_completed", "session_invalidated"]
+
+
+@pytest.mark.parametrize("name", SCHEMAS_MODULES)
+def test_each_schemas_module_re_exports_every_public_name_its_kit_module_defines(name):
+    kit = importlib.import_module(f"profiler_hub_kit.models.{name}")
+    hub = importlib.import_module(f"schemas.{name}")
+    # Not imported names, not modules; not pydantic's `Event[...]` entries (no identifiers).
+    defined = {n for n, value in vars(kit).items() if n.isidentifier() and not n.startswith("_")
+               and getattr(value, "__module__", kit.__name__) == kit.__name__
+               and not isinstance(value, types.ModuleType)}
+    assert set(hub.__all__) >= defined
+    assert all(getattr(hub, n) is getattr(kit, n) for n in hub.__all__)
 
 def test_outbox_urls_default_to_the_hubs_database_and_accept_libpq_urls():
     hub = Settings(database_url="postgresql+asyncpg://hub@db:5432/hub")

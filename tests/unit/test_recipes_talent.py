@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from consumers.recipes.api import talent_scope
 from consumers.recipes.talent import SkillFilter, distinct_skills, parse_skill_filter
-from hub.api.auth import Principal
-from hub.api.routes.marketplace import talent_scope
+from toolkit.web.auth import Principal
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import time
 import pytest
 from fastapi import HTTPException
 
-from hub.api.auth import issue_token, principal_from_token
+from toolkit.web.auth import issue_token, principal_from_token
 
 SECRET = "s3cret-for-tests-only-long-enough-for-hs256"
 HOUR = 3600

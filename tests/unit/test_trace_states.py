@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hub.trace import Copy, Letter, StoredPosition, TraceError, consumer_states, event_id_of
+from hub.operations.trace import (
+    Copy,
+    Letter,
+    StoredPosition,
+    TraceError,
+    consumer_states,
+    event_id_of,
+)
 
 
 def copy(offset: int, partition: int = 1) -> Copy:

@@ -18,8 +18,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ARRAY, Select, Table, any_, bindparam, func, select
+from sqlalchemy import ARRAY, ColumnElement, Select, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -98,7 +99,7 @@ class BatchApplier:
         self.dead_letters = dead_letters
         self.settings = settings
         # Rebuilds apply into another schema; the projection's SQL names the live one.
-        self._schema_map = (
+        self._schema_map: dict[str | None, str] | None = (
             {projection.positions.schema: table_set}
             if table_set and table_set != projection.positions.schema
             else None
@@ -240,7 +241,10 @@ class BatchApplier:
                 if record.offset < stored.get((record.topic, record.partition), 0):
                     continue
                 fresh.append(record)
-                (refusals if isinstance(outcome, Refusal) else events).append(outcome)
+                if isinstance(outcome, Refusal):
+                    refusals.append(outcome)
+                else:
+                    events.append(outcome)
             if refusals:
                 await self.dead_letters.send(refusals)
             if events:
@@ -345,7 +349,9 @@ def _lock_positions(positions: Table) -> Select:
 def _advanced_positions(positions: Table, with_event_time: bool) -> Insert:
     """Upsert of the next offsets; a batch of refusals only leaves `last_event_at` as it was."""
     stmt = unnest_insert(positions, ADVANCED_POSITION_COLUMNS)
-    values = {"next_offset": stmt.excluded.next_offset, "updated_at": stmt.excluded.updated_at}
+    values: dict[str, ColumnElement[Any]] = {
+        "next_offset": stmt.excluded.next_offset, "updated_at": stmt.excluded.updated_at,
+    }
     if with_event_time:
         # The newest event applied so far, not the newest of this batch: events arrive out
         # of order. GREATEST ignores the NULL of a partition that had none yet.
@@ -358,7 +364,7 @@ def _advanced_positions(positions: Table, with_event_time: bool) -> Insert:
 class _Transaction:
     """`engine.begin()` with the projection's table set mapped where it should go."""
 
-    def __init__(self, engine: AsyncEngine, schema_map: dict[str, str] | None) -> None:
+    def __init__(self, engine: AsyncEngine, schema_map: dict[str | None, str] | None) -> None:
         self._begin = engine.begin()
         self._schema_map = schema_map
 

@@ -40,14 +40,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import JSONB
 
 from schemas.registry import AnyEvent
+from toolkit.kafka import BULK_FETCH, reader, topic_partitions
 from toolkit.settings import Settings
 from toolkit.streaming.applier import screen
-from toolkit.streaming.bulk import topic_partitions
 from toolkit.streaming.bulk_fold import (
     BulkFold,
     PartitionSeen,
@@ -187,11 +186,7 @@ async def read_pass(
     """Read every selected topic from its first to its planned end offset once, folding the
     records of this pass's learner-key range into `fold`."""
     intake = Intake(settings, projections, fold, seen, stats, passes=passes, pass_no=pass_no)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_partition_fetch_bytes=16 * 1_048_576,
-        fetch_max_bytes=64 * 1_048_576,
-    )
+    consumer = reader(settings.kafka_bootstrap, **BULK_FETCH)
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, sorted(intake.readers))

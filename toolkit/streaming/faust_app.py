@@ -18,7 +18,6 @@ ahead of the projection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -28,17 +27,15 @@ from collections.abc import Awaitable, Callable, Set
 from typing import cast
 
 import faust
-from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
-from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message, TopicT
 
-from toolkit.lag import lag_by_partition
+from toolkit.lag import EndOffsets, lag_by_partition
 from toolkit.metrics import CONSUMER_LAG
 from toolkit.settings import Settings
 from toolkit.streaming.arrivals import Arrivals
-from toolkit.streaming.bulk import topic_partitions
 from toolkit.streaming.crash_points import CrashPoints
 from toolkit.streaming.faults import backoff_seconds, is_transient
 from toolkit.streaming.projection import Projection
@@ -168,18 +165,23 @@ class PositionedApp(faust.App):
     def _new_transport(self):
         return BatchTransport(self.conf.broker_consumer, self)
 
-    async def _on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
+    async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         if self.positions_for is not None and assigned and not self.should_stop:
             offsets = await self.positions_for(assigned)
             if offsets:
-                await self.consumer._commit(offsets)  # noqa: SLF001 - no public call in faust
+                # faust types `consumer` as ConsumerT, which does not declare `_commit`.
+                consumer = cast(Consumer, self.consumer)
+                await consumer._commit(offsets)  # noqa: SLF001 - no public call in faust
             log.info("resuming from stored positions",
                      extra={"positions": {f"{tp.topic}:{tp.partition}": o
                                           for tp, o in offsets.items()}})
         await super()._on_partitions_assigned(assigned, generation_id)
 
 
-def create_app(projection: Projection, settings: Settings) -> faust.App:
+def create_app(projection: Projection, settings: Settings,
+               runtime: WorkerRuntime | None = None) -> faust.App:
+    """The projection's faust app; `runtime` builds its engine and dead-letter producer
+    (default: the toolkit's own factories)."""
     app = PositionedApp(
         group_id(projection, settings),
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
@@ -200,7 +202,7 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
         logging_config=None,
         TableManager=TablelessManager,
     )
-    runtime = WorkerRuntime(projection, settings)
+    runtime = runtime or WorkerRuntime(projection, settings)
     topic = app.topic(*projection.topics(settings), value_serializer="raw", key_serializer="raw")
     crash_points = CrashPoints.from_environ()  # test-only; inert unless HUB_TEST_* is set
 
@@ -243,14 +245,15 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
                 if tp.topic in topics and (tp.topic, tp.partition) in stored}
 
     app.positions_for = positions_for
-    ends_probe = EndOffsets(settings.kafka_bootstrap, projection.topics(settings))
+    # One Kafka client for the worker's life, not one per reading.
+    ends_probe = EndOffsets(settings.kafka_bootstrap)
 
     @app.timer(interval=LAG_INTERVAL_SECONDS)
     async def report_lag() -> None:
         """Export lag (end offsets against stored positions) as a gauge; best effort."""
         try:
             applier = await runtime.applier()
-            ends = await ends_probe.read()
+            ends = await ends_probe.read(projection.topics(settings))
             stored = await applier.stored_positions()
         except Exception as exc:  # the worker's own retries report the outage
             log.debug("lag not measured", extra={"error": repr(exc)})
@@ -259,37 +262,6 @@ def create_app(projection: Projection, settings: Settings) -> faust.App:
             CONSUMER_LAG.labels(projection.name, f"{topic}:{partition}").set(behind)
 
     return app
-
-
-class EndOffsets:
-    """The topics' end offsets through one Kafka client kept between readings: starting a
-    client every LAG_INTERVAL_SECONDS was most of an idle worker's CPU (5.5 ms/s measured).
-    A failed reading drops the client; the next one starts a new one."""
-
-    def __init__(self, bootstrap: str, topics: list[str]) -> None:
-        self._bootstrap = bootstrap
-        self._topics = topics
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def read(self) -> dict[tuple[str, int], int]:
-        if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
-                                        enable_auto_commit=False)
-            await consumer.start()
-            self._consumer = consumer
-        try:
-            partitions = await topic_partitions(self._consumer, self._topics)
-            ends = await self._consumer.end_offsets(partitions) if partitions else {}
-        except Exception:
-            await self.close()
-            raise
-        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-
-    async def close(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
 
 
 async def _apply_until_done(applier, records: list, settings: Settings) -> None:

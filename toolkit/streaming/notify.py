@@ -4,7 +4,7 @@ The applier calls `notify_positions` in the batch transaction that writes the po
 PostgreSQL delivers a NOTIFY only when that transaction commits, so a listener that hears it
 and then reads sees the batch's rows and positions together, never before. One notification
 per batch (PostgreSQL folds equal payloads of one transaction into one). A hot standby
-delivers no notifications: there the API polls the positions instead (hub/api/freshness.py).
+delivers no notifications: there the API polls the positions instead (toolkit/web/freshness.py).
 """
 
 from __future__ import annotations

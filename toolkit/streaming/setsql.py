@@ -45,7 +45,7 @@ async def insert_rows(
     in a second statement, and so on: the effect of inserting the rows one by one, in order.
     """
     table = stmt.table
-    literal = {c for c in columns if isinstance(table.c[c].type, ARRAY)}  # type: ignore[union-attr]
+    literal = {c for c in columns if isinstance(table.c[c].type, ARRAY)}
     for part in _rounds(rows, unique):
         await conn.execute(stmt, {
             _param(c): [_array_literal(row[c]) for row in part] if c in literal
@@ -81,7 +81,7 @@ def _param(column: str) -> str:
 
 def _rounds(
     rows: Sequence[Mapping[str, Any]], unique: Collection[str]
-) -> list[Sequence[Mapping[str, Any]]]:
+) -> Sequence[Sequence[Mapping[str, Any]]]:
     if not rows:
         return []
     if not unique:

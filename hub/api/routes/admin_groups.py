@@ -19,13 +19,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from consumers.analytics import tables
-from consumers.analytics.decide import COHORT, ENTERPRISE
-from hub.api.access import Decision
-from hub.api.auth import Principal
-from hub.api.deps import Caller, Conn, enforce
-from hub.api.freshness import Fresh, answer, projection_read
-from hub.api.routes import skill_gaps
-from hub.api.routes.analytics import (
+from consumers.analytics.api import (
     ERRORS,
     CohortMembers,
     freshness,
@@ -34,6 +28,12 @@ from hub.api.routes.analytics import (
     resource_of,
     snapshot,
 )
+from consumers.analytics.decide import COHORT, ENTERPRISE
+from hub.api.routes import skill_gaps
+from toolkit.web.access import Decision
+from toolkit.web.auth import Principal
+from toolkit.web.deps import Caller, Conn, enforce
+from toolkit.web.freshness import Fresh, answer, projection_read
 
 router = APIRouter(prefix="/api/v1/profiler/admin", tags=["analytics"])
 FreshRead = Annotated[Fresh, Depends(projection_read("analytics"))]

@@ -27,11 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-from consumers.recipes import tables as recipes
-from consumers.recipes.catalog import DEFAULT_TARGET, Catalog, exact
-from hub.api.deps import Caller, Conn, enforce
-from hub.api.freshness import Fresh, answer, projection_read
-from hub.api.routes.analytics import (
+from consumers.analytics.api import (
     ERRORS,
     CohortMembers,
     EnterpriseQuery,
@@ -43,7 +39,11 @@ from hub.api.routes.analytics import (
     resource_of,
     snapshot,
 )
-from hub.catalog_store import active_catalog
+from consumers.recipes import tables as recipes
+from consumers.recipes.catalog import DEFAULT_TARGET, Catalog, exact
+from consumers.recipes.catalog_store import active_catalog
+from toolkit.web.deps import Caller, Conn, enforce
+from toolkit.web.freshness import Fresh, answer, projection_read
 
 router = APIRouter(prefix="/api/v1/profiler/admin", tags=["analytics"])
 FreshRead = Annotated[Fresh, Depends(projection_read("recipes"))]

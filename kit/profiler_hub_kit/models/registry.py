@@ -26,15 +26,29 @@ from profiler_hub_kit.models.mentorship_assignment_changed import MentorshipAssi
 from profiler_hub_kit.models.session_completed import SessionCompletedV1
 from profiler_hub_kit.models.session_invalidated import SessionInvalidatedV1
 
-SessionCompleted = Event[SessionCompletedV1]
-SessionInvalidated = Event[SessionInvalidatedV1]
-LearnerErased = Event[LearnerErasedV1]
-MentorshipAssignmentChanged = Event[MentorshipAssignmentChangedV1]
+
+# Named classes rather than aliases of `Event[...]`: `isinstance(event, SessionCompleted)` then
+# narrows the event (and its `data`) for type checkers, which refuse parameterized generics there.
+class SessionCompleted(Event[SessionCompletedV1]):
+    """A whole `profiler.session.completed` event."""
+
+
+class SessionInvalidated(Event[SessionInvalidatedV1]):
+    """A whole `profiler.session.invalidated` event."""
+
+
+class LearnerErased(Event[LearnerErasedV1]):
+    """A whole `learner.erased` event."""
+
+
+class MentorshipAssignmentChanged(Event[MentorshipAssignmentChangedV1]):
+    """A whole `mentorship.assignment.changed` event."""
+
 
 AnyEvent = SessionCompleted | SessionInvalidated | LearnerErased | MentorshipAssignmentChanged
 
 # event_type -> the newest schema version's payload model and its whole-event model.
-CURRENT: dict[str, tuple[type[EventData], type[BaseModel]]] = {
+CURRENT: dict[str, tuple[type[EventData], type[Event[Any]]]] = {
     SessionCompletedV1.event_type: (SessionCompletedV1, SessionCompleted),
     SessionInvalidatedV1.event_type: (SessionInvalidatedV1, SessionInvalidated),
     LearnerErasedV1.event_type: (LearnerErasedV1, LearnerErased),

@@ -74,11 +74,11 @@ def mentee_results(events: Iterable[AnyEvent], catalog: Catalog) -> dict[str, di
     events = list(events)
     alive = remembered(events)
     invalidations = {}
-    for e in sorted(
+    for invalidation in sorted(  # the latest first, so the earliest stays (per learner)
         (e for e in alive if isinstance(e, SessionInvalidated)),
         key=lambda e: (e.occurred_at, str(e.event_id)), reverse=True,
     ):
-        invalidations[(e.key, e.data.session_id)] = e.data  # per learner
+        invalidations[(invalidation.key, invalidation.data.session_id)] = invalidation.data
     sessions: dict[str, dict] = {}
     for e in alive:
         if isinstance(e, SessionCompleted):

@@ -4,6 +4,7 @@ the whole history at once; the other oracles build on it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from schemas.registry import AnyEvent, LearnerErased, SessionCompleted, SessionInvalidated
 
@@ -12,7 +13,7 @@ def current_sessions(events: Iterable[AnyEvent]) -> dict[str, SessionCompleted]:
     """Each learner's current session: valid, greatest (completed_at, session_id), ignoring
     whatever occurred before the learner's latest erasure."""
     events = list({e.event_id: e for e in events}.values())
-    erased_at: dict[str, object] = {}
+    erased_at: dict[str, datetime] = {}
     for e in events:
         if isinstance(e, LearnerErased):
             erased_at[e.key] = max(erased_at.get(e.key, e.data.erased_at), e.data.erased_at)

@@ -6,13 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consumers.mentorship.tables import assignments
-from hub.api.access import Decision, Placement, may_read_learner
-from hub.api.audit import DENIALS, Denial, DenialRateLimit, principal_label, record_denial
-from hub.api.auth import Principal, current_principal
+from toolkit.web.access import NO_MENTORS, Decision, MentorLookup, Placement, may_read_learner
+from toolkit.web.audit import DENIALS, Denial, DenialRateLimit, principal_label, record_denial
+from toolkit.web.auth import Principal, current_principal
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -34,13 +32,9 @@ UserIdParam = Annotated[
 ]
 
 
-async def is_active_mentor(conn: AsyncConnection, mentor_id: str, mentee_id: str) -> bool:
-    row = await conn.execute(
-        select(assignments.c.active).where(
-            assignments.c.mentor_id == mentor_id, assignments.c.mentee_id == mentee_id
-        )
-    )
-    return bool(row.scalar())
+def mentors(request: Request) -> MentorLookup:
+    """Who mentors whom, as the app was given it (`ReadApi.mentors`)."""
+    return getattr(request.app.state, "mentors", NO_MENTORS)
 
 
 def declared_query_parameters(request: Request) -> frozenset[str]:
@@ -103,6 +97,7 @@ async def authorize_learner(
     placement: Placement,
 ) -> None:
     """The learner, their actively assigned mentors, admins over them (CONTRACT)."""
-    mentor = "mentor" in caller.roles and await is_active_mentor(conn, caller.user_id, learner_id)
+    mentor = "mentor" in caller.roles and await mentors(request).is_active_mentor(
+        conn, caller.user_id, learner_id)
     decision = may_read_learner(caller, learner_id, placement, mentor)
     await enforce(request, decision, caller, f"{request.url.path}?user_id={learner_id}")

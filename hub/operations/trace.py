@@ -24,19 +24,23 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.operations.dead_letters import REDRIVEN_FROM
+from hub.operations.refusals import Refused
+from toolkit.kafka import BULK_FETCH, reader, topic_partitions
 from toolkit.settings import Settings
-from toolkit.streaming.bulk import topic_partitions
 from toolkit.streaming.projection import Projection
 from toolkit.tracing import TRACEPARENT
 
+if TYPE_CHECKING:
+    from hub.bootstrap import Hub
+
 DEFAULT_SCAN_LIMIT = 100_000
-REDRIVEN_FROM = "hub.redriven-from"  # the header hub.dlq writes on a redriven record
 
 APPLIED = "applied"
 SKIPPED = "skipped"
@@ -46,8 +50,8 @@ NOT_REACHED = "not_reached"
 Position = tuple[str, int, int]  # topic, partition, offset
 
 
-class TraceError(Exception):
-    """An operator's mistake or an unknown event: one line, exit 2."""
+class TraceError(Refused):
+    """An id that is not a UUID, or an event not in the scanned records: one line, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -317,20 +321,12 @@ def render(trace: EventTrace) -> str:
     return "\n".join(lines)
 
 
-async def run_trace(settings: Settings, event_id: str,
-                    scan_limit: int = DEFAULT_SCAN_LIMIT) -> EventTrace:
-    """`trace_event` with its own engine and Kafka client (the `hub trace` command)."""
+async def run_trace(hub: Hub, event_id: str, scan_limit: int = DEFAULT_SCAN_LIMIT) -> EventTrace:
+    """`trace_event` with the hub's engine and group-less Kafka readers (`hub trace`)."""
     from hub.projections import all_projections
-    from toolkit.db import create_engine
 
     def open_kafka() -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False,
-                                max_partition_fetch_bytes=16 * 1_048_576)
+        return reader(hub.bootstrap, **BULK_FETCH)
 
-    engine = create_engine(settings, pool_size=1)
-    try:
-        return await trace_event(settings, engine, open_kafka, all_projections(), event_id,
-                                 scan_limit)
-    finally:
-        await engine.dispose()
+    return await trace_event(hub.settings, hub.engine, open_kafka, all_projections(), event_id,
+                             scan_limit)

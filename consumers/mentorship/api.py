@@ -1,7 +1,13 @@
-"""Integration 3 — mentorship: a mentor reads the full profiler results of a mentee."""
+"""Integration 3 — mentorship: a mentor reads the full profiler results of a mentee.
+
+The projection also answers, for every learner read, who is an actively assigned mentor
+(`MENTORS`, given to the app through `READ_API.mentors`).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -16,19 +22,23 @@ from consumers.mentorship import tables
 from consumers.mentorship.decide import (
     Invalidation,
     MenteeResults,
-    SessionFacts,
+    SessionDetails,
     SessionResult,
     mentee_results,
 )
-from hub.api.access import Decision, Placement, admin_over
-from hub.api.auth import Principal
-from hub.api.deps import Caller, Conn, enforce, is_active_mentor
-from hub.api.freshness import Fresh, answer, projection_read
-from hub.catalog_store import active_catalog
+from consumers.recipes.catalog_store import active_catalog, active_catalog_raw
 from toolkit.lifecycle import Session
+from toolkit.web.access import Decision, MentorLookup, Placement, admin_over
+from toolkit.web.auth import Principal
+from toolkit.web.deps import Caller, Conn, enforce
+from toolkit.web.freshness import Fresh, answer, projection_read
+from toolkit.web.read_api import FastRead, ReadApi
 
 router = APIRouter(prefix="/api/v1/profiler", tags=["mentorship"])
 FreshRead = Annotated[Fresh, Depends(projection_read("mentorship"))]
+
+MENTORS = MentorLookup(
+    "SELECT active FROM mentorship.assignments WHERE mentor_id = $1 AND mentee_id = $2")
 
 MenteeIdPath = Annotated[str, Path(min_length=1, max_length=64, description="The mentee.")]
 
@@ -50,6 +60,10 @@ def may_read_mentee_results(
 
 
 class GapOut(BaseModel):
+    # Two models are called GapOut, so the OpenAPI document names each by its module: keep
+    # the name it was published under (before the routes moved into the projection folders).
+    __module__ = "hub.api.routes.mentorship"
+
     skill: str
     score: float
     target: float
@@ -182,7 +196,7 @@ async def results(
     s, d = tables.sessions, tables.invalidation_details
     sessions = [
         Session(row["session_id"], row["completed_at"], row["occurred_at"],
-                SessionFacts.from_document(row["facts"]))
+                SessionDetails.from_document(row["facts"]))
         for row in (await conn.execute(select(s).where(s.c.user_id == mentee_id))).mappings()
     ]
     invalidations = {
@@ -194,7 +208,8 @@ async def results(
     found = mentee_results(sessions, invalidations, await active_catalog(conn))
     current = found.current.session.facts if found.current else None
     placement = Placement(current.cohort_id, current.enterprise_id) if current else Placement()
-    mentor = "mentor" in caller.roles and await is_active_mentor(conn, caller.user_id, mentee_id)
+    mentor = "mentor" in caller.roles and await MENTORS.is_active_mentor(
+        conn, caller.user_id, mentee_id)
     await enforce(request, may_read_mentee_results(caller, placement, mentor), caller,
                   request.url.path)
     if not sessions and not await _has_assignment(conn, mentee_id):
@@ -206,3 +221,43 @@ async def _has_assignment(conn: AsyncConnection, mentee_id: str) -> bool:
     a = tables.assignments
     row = await conn.execute(select(a.c.mentor_id).where(a.c.mentee_id == mentee_id).limit(1))
     return row.first() is not None
+
+
+# ----- the fast path (toolkit/web/read_api.py): the same answers on asyncpg -----------------
+
+SESSIONS_SQL = (
+    "SELECT session_id, completed_at, occurred_at, facts::text AS facts "
+    "FROM mentorship.sessions WHERE user_id = $1")
+INVALIDATIONS_SQL = (
+    "SELECT session_id, reason, invalidated_at FROM mentorship.invalidation_details "
+    "WHERE user_id = $1")
+ASSIGNED_SQL = "SELECT 1 FROM mentorship.assignments WHERE mentee_id = $1 LIMIT 1"
+
+
+async def fast_mentee_results(caller: Principal, mentee_id: str, conn,
+                              _mentors: MentorLookup) -> MenteeResultsOut | None:
+    sessions = [
+        Session(r["session_id"], r["completed_at"], r["occurred_at"],
+                SessionDetails.from_document(json.loads(r["facts"])))
+        for r in await conn.fetch(SESSIONS_SQL, mentee_id)]
+    if not sessions and await conn.fetchval(ASSIGNED_SQL, mentee_id) is None:
+        return None  # 404 (or a refusal that must not say so): the route's
+    invalidations = {r["session_id"]: Invalidation(r["reason"], r["invalidated_at"])
+                     for r in await conn.fetch(INVALIDATIONS_SQL, mentee_id)}
+    found = mentee_results(sessions, invalidations, await active_catalog_raw(conn))
+    current = found.current.session.facts if found.current else None
+    placement = Placement(current.cohort_id, current.enterprise_id) if current else Placement()
+    mentor = "mentor" in caller.roles and await MENTORS.is_active_mentor_raw(
+        conn, caller.user_id, mentee_id)
+    if not may_read_mentee_results(caller, placement, mentor).allowed:
+        return None
+    return MenteeResultsOut.from_results(mentee_id, found)
+
+
+READ_API = ReadApi(
+    routers=[router],
+    # a path parameter (1–64 characters, no slash: MenteeIdPath), no query parameter
+    fast_reads=[FastRead("mentorship", fast_mentee_results,
+                         pattern=re.compile(r"^/api/v1/profiler/mentees/([^/]{1,64})/results$"))],
+    mentors=MENTORS,
+)

@@ -10,7 +10,7 @@ new ones after, never a missing one; they wait only for the rename. Records appe
 the plan are left to the workers, which resume from the rebuilt positions. A rebuild publishes
 nothing: records the live consumer refused were dead-lettered then, and are only counted now.
 Cancelled before the swap, the rebuild drops its table sets and the live projections are
-untouched.
+untouched. The selected projections' workers must be stopped: `rebuild` refuses while they run.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from toolkit.settings import Settings
+from hub.bootstrap import Hub
+from hub.operations.guard import ensure_stopped
+from toolkit.kafka import topic_partitions
 from toolkit.streaming import bulk_load
-from toolkit.streaming.bulk import topic_partitions
 from toolkit.streaming.projection import Projection
 
 # Below PostgreSQL's deadlock_timeout (1 s): when a reader holding one of the tables waits for
@@ -77,22 +77,14 @@ def _selected(projections: Projection | Sequence[Projection]) -> list[Projection
     return [projections]
 
 
-async def plan(
-    settings: Settings, projections: Projection | Sequence[Projection]
-) -> RebuildPlan:
+async def plan(hub: Hub, projections: Projection | Sequence[Projection]) -> RebuildPlan:
     """Every partition of the selected projections' topics, with its first and end offset."""
     selected = _selected(projections)
-    topics = sorted({t for p in selected for t in p.topics(settings)})
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await kafka.start()
-    try:
+    topics = sorted({t for p in selected for t in p.topics(hub.settings)})
+    async with hub.reader() as kafka:
         tps = await topic_partitions(kafka, topics)
         begins = await kafka.beginning_offsets(tps)
         ends = await kafka.end_offsets(tps)
-    finally:
-        await kafka.stop()
     return RebuildPlan(
         [p.name for p in selected], topics,
         {(tp.topic, tp.partition): (begins[tp], ends[tp]) for tp in tps},
@@ -168,8 +160,7 @@ def peak_rss_mb() -> float:
 
 
 async def rebuild(
-    settings: Settings,
-    engine: AsyncEngine,
+    hub: Hub,
     projections: Projection | Sequence[Projection],
     the_plan: RebuildPlan,
     *,
@@ -178,17 +169,19 @@ async def rebuild(
     workers: int = 1,
 ) -> RebuildResult:
     """Fold every selected projection into fresh table sets and swap them all in at once.
-    Their workers must be stopped (the caller checks): they would keep advancing the sets
+    Refused (`WorkersRunning`) while their workers run: they would keep advancing the sets
     being replaced."""
     started = time.perf_counter()
     selected = _selected(projections)
+    settings = hub.settings
+    await ensure_stopped(settings, selected)
     progress = Progress(the_plan.records * passes, write_progress or (lambda _line: None))
     try:
         stats = await bulk_load.load(settings, selected, the_plan.partitions, passes=passes,
                                      workers=workers, on_records=progress)
         _raise_if_cancelled()
         swap_started = time.perf_counter()
-        await swap(engine, selected)
+        await swap(hub.engine, selected)
         stats.swap_s = time.perf_counter() - swap_started
     except BaseException:
         # Cancelled or failed before the swap committed: the live sets were never touched.

@@ -27,32 +27,22 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import Header, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
-from consumers.analytics.tables import positions as analytics_positions
-from consumers.mentorship.tables import positions as mentorship_positions
-from consumers.missions.tables import positions as missions_positions
-from consumers.portfolio.tables import positions as portfolio_positions
-from consumers.recipes.tables import positions as recipes_positions
 from toolkit.streaming.notify import CHANNEL
 
 log = logging.getLogger("hub.api")
-
-POSITIONS: dict[str, Table] = {
-    "missions": missions_positions, "recipes": recipes_positions,
-    "portfolio": portfolio_positions, "mentorship": mentorship_positions,
-    "analytics": analytics_positions,
-}
 
 # Kafka topic names are [a-zA-Z0-9._-]: no colon, so the last two fields are unambiguous.
 TOKEN = re.compile(r"^([A-Za-z0-9._-]{1,249}):(\d{1,9}):(\d{1,18})$")
@@ -83,15 +73,19 @@ def parse_tokens(value: str) -> list[Position]:
 
 
 class PositionWatch:
-    """The stored positions of every projection, as this process last read them."""
+    """The stored positions of every projection, as this process last read them.
 
-    def __init__(self, engine: AsyncEngine, *, listen: bool, poll_interval_s: float) -> None:
+    `positions`: each served projection's position table, by projection name."""
+
+    def __init__(self, engine: AsyncEngine, positions: Mapping[str, Table], *, listen: bool,
+                 poll_interval_s: float) -> None:
         self._engine = engine
+        self._positions = dict(positions)
         self._listen = listen
         self._poll_interval_s = poll_interval_s
-        self.offsets: dict[str, dict[tuple[str, int], int]] = {n: {} for n in POSITIONS}
-        self.newest: dict[str, datetime | None] = dict.fromkeys(POSITIONS)
-        self._waiters: dict[str, set[asyncio.Future]] = {n: set() for n in POSITIONS}
+        self.offsets: dict[str, dict[tuple[str, int], int]] = {n: {} for n in self._positions}
+        self.newest: dict[str, datetime | None] = dict.fromkeys(self._positions)
+        self._waiters: dict[str, set[asyncio.Future]] = {n: set() for n in self._positions}
         self._refreshing: dict[str, asyncio.Task] = {}
         self._dirty: set[str] = set()
         self._listener: asyncpg.Connection | None = None
@@ -101,7 +95,7 @@ class PositionWatch:
 
     async def start(self) -> None:
         self.started = True
-        for name in POSITIONS:
+        for name in self._positions:
             with contextlib.suppress(Exception):  # not migrated yet: reads will say so
                 await self.read(name)
         if self._listen:
@@ -133,7 +127,7 @@ class PositionWatch:
         self._listener_ok = True
 
     def _heard(self, _conn, _pid, _channel, payload: str) -> None:
-        if payload in POSITIONS:
+        if payload in self._positions:
             self.refresh(payload)
 
     async def _poll(self) -> None:
@@ -147,7 +141,7 @@ class PositionWatch:
                 names = [n for n, w in self._waiters.items() if w]
             else:
                 await asyncio.sleep(self._poll_interval_s)
-                names = list(POSITIONS)
+                names = list(self._positions)
             for name in names:
                 self.refresh(name)
 
@@ -176,7 +170,7 @@ class PositionWatch:
             self._refreshing.pop(name, None)
 
     async def read(self, name: str) -> None:
-        t = POSITIONS[name]
+        t = self._positions[name]
         async with self._engine.connect() as conn:
             rows = (await conn.execute(
                 select(t.c.topic, t.c.partition, t.c.next_offset, t.c.last_event_at))).all()
@@ -246,7 +240,8 @@ async def watch_of(state, projection: str) -> PositionWatch:
     watch: PositionWatch | None = getattr(state, "positions", None)
     if watch is None:
         watch = state.positions = PositionWatch(
-            getattr(state, "read_engine", state.engine), listen=False, poll_interval_s=1)
+            getattr(state, "read_engine", state.engine), state.position_tables, listen=False,
+            poll_interval_s=1)
     if not watch.started:
         await watch.read(projection)
     return watch
@@ -274,7 +269,7 @@ def projection_read(projection: str):
             return Fresh(watch, projection, None)
         try:
             tokens = parse_tokens(hub_min_position)
-        except ValueError as exc:  # the 400 body every bad parameter gets (app.py)
+        except ValueError as exc:  # the 400 body every bad parameter gets (hub/api/app.py)
             raise RequestValidationError([{
                 "type": "value_error", "loc": ("header", "Hub-Min-Position"),
                 "msg": str(exc), "input": None}]) from None
@@ -283,6 +278,40 @@ def projection_read(projection: str):
         return Fresh(watch, projection, included)
 
     return dependency
+
+
+FRESHNESS_HEADERS = {
+    "Hub-Projection": "The projection that answered (missions, recipes, portfolio, mentorship, "
+                      "analytics).",
+    "Hub-Newest-Event-At": "`occurred_at` of the newest event that projection has applied "
+                           "(`none` before any).",
+    "Hub-Lag-Seconds": "Seconds since that event occurred: how stale the answer can be while "
+                       "events keep arriving (absent before any event).",
+    "Hub-Position-Included": "With `Hub-Min-Position` only: `true` when the projection has "
+                             "applied every token given, `false` when `wait_ms` ran out first "
+                             "(the answer is what it had).",
+}
+
+
+def document_freshness(app: FastAPI) -> None:
+    """Add the freshness headers to the documented 200 of every projection-backed endpoint
+    (those taking `Hub-Min-Position`)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    names = {p["name"] for p in operation.get("parameters", [])}
+                    if "Hub-Min-Position" in names and "200" in operation["responses"]:
+                        operation["responses"]["200"]["headers"] = {
+                            name: {"description": text, "schema": {"type": "string"}}
+                            for name, text in FRESHNESS_HEADERS.items()}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def answer(model: BaseModel, fresh: Fresh | None = None) -> Response:

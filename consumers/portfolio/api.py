@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from consumers.portfolio import tables
-from hub.api.access import Placement
-from hub.api.auth import Principal
-from hub.api.deps import Caller, Conn, UserIdParam, authorize_learner
-from hub.api.freshness import Fresh, answer, projection_read
+from toolkit.web.access import MentorLookup, Placement
+from toolkit.web.auth import Principal
+from toolkit.web.deps import Caller, Conn, UserIdParam, authorize_learner
+from toolkit.web.freshness import Fresh, answer, projection_read
+from toolkit.web.read_api import FastRead, ReadApi, may_read_learner_fast
 
 router = APIRouter()
 FreshRead = Annotated[Fresh, Depends(projection_read("portfolio"))]
@@ -213,3 +214,80 @@ async def portfolio_items(
         )
         for r in rows
     ]), fresh)
+
+
+# ----- the fast path (toolkit/web/read_api.py): the same answers on asyncpg -----------------
+
+STATEMENT_SQL = (
+    "SELECT c.cohort_id, c.enterprise_id, i.item_id, i.profiler_session_id, i.statement, "
+    "i.track, i.core_values, i.motivation, i.impact_goal, i.created_at "
+    "FROM portfolio.current_statements c JOIN portfolio.items i "
+    "ON i.item_id = c.item_id AND i.user_id = c.user_id WHERE c.user_id = $1")
+PLACEMENT_SQL = (  # current_statement's placement
+    "SELECT c.cohort_id, c.enterprise_id FROM portfolio.current_statements c "
+    "JOIN portfolio.items i ON i.item_id = c.item_id AND i.user_id = c.user_id "
+    "WHERE c.user_id = $1")
+ITEMS_SQL = (
+    "SELECT item_id, profiler_session_id, title, statement, status, created_at, withdrawn_at "
+    "FROM portfolio.items WHERE user_id = $1 AND status = 'active' "
+    "ORDER BY created_at DESC, profiler_session_id DESC")
+
+
+async def _fast_statement(caller: Principal, learner: str, conn, mentors: MentorLookup):
+    row = await conn.fetchrow(STATEMENT_SQL, learner)
+    if row is None:  # 404, or a refusal that must not say so: the route decides
+        return None
+    placement = Placement(row["cohort_id"], row["enterprise_id"])
+    if not await may_read_learner_fast(conn, caller, learner, placement, mentors):
+        return None
+    return row
+
+
+async def fast_value_statement(caller: Principal, learner: str, conn,
+                               mentors: MentorLookup) -> ValueStatementOut | None:
+    row = await _fast_statement(caller, learner, conn, mentors)
+    if row is None:
+        return None
+    return ValueStatementOut(
+        user_id=learner, profiler_session_id=row["profiler_session_id"],
+        statement=row["statement"], core_values=row["core_values"],
+        motivation=row["motivation"], impact_goal=row["impact_goal"], track=row["track"],
+        completed_at=row["created_at"])
+
+
+async def fast_leadership_identity(caller: Principal, learner: str, conn,
+                                   mentors: MentorLookup) -> LeadershipIdentityOut | None:
+    row = await _fast_statement(caller, learner, conn, mentors)
+    if row is None:
+        return None
+    return LeadershipIdentityOut(
+        user_id=learner, track=row["track"], core_values=row["core_values"],
+        motivation=row["motivation"], impact_goal=row["impact_goal"],
+        value_statement=SeedStatement(
+            item_id=row["item_id"], profiler_session_id=row["profiler_session_id"],
+            statement=row["statement"], completed_at=row["created_at"]))
+
+
+async def fast_portfolio_items(caller: Principal, learner: str, conn,
+                               mentors: MentorLookup) -> PortfolioItemsOut | None:
+    """Without `include_withdrawn` only (any other parameter goes to the route)."""
+    row = await conn.fetchrow(PLACEMENT_SQL, learner)
+    placement = Placement(row["cohort_id"], row["enterprise_id"]) if row else Placement()
+    if not await may_read_learner_fast(conn, caller, learner, placement, mentors):
+        return None
+    return PortfolioItemsOut(user_id=learner, items=[
+        PortfolioItemOut(
+            item_id=r["item_id"], profiler_session_id=r["profiler_session_id"],
+            title=r["title"], statement=r["statement"], status=r["status"],
+            created_at=r["created_at"], withdrawn_at=r["withdrawn_at"])
+        for r in await conn.fetch(ITEMS_SQL, learner)])
+
+
+READ_API = ReadApi(
+    routers=[router],
+    fast_reads=[
+        FastRead("portfolio", fast_value_statement, path="/api/v1/profiler/value-statement"),
+        FastRead("portfolio", fast_leadership_identity, path="/api/v1/leadership/identity"),
+        FastRead("portfolio", fast_portfolio_items, path="/api/v1/portfolio/items"),
+    ],
+)

@@ -3,46 +3,28 @@ producer outbox its pending rows and their oldest age."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select, text
 
+from hub.bootstrap import Hub
 from hub.projections import all_projections
-from toolkit.db import create_engine
-from toolkit.lag import end_offsets, lag_by_partition, stored_positions
+from toolkit.kafka import group_states
+from toolkit.lag import EndOffsets, lag_by_partition, stored_positions
 from toolkit.settings import Settings
 from toolkit.streaming.faust_app import group_id
 
 
-async def group_states(bootstrap: str, groups: list[str]) -> dict[str, dict[str, Any]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    states: dict[str, dict[str, Any]] = {}
-    try:
-        # One group per request: aiokafka 0.14 misreads a reply describing several groups.
-        for name in groups:
-            for response in await admin.describe_consumer_groups([name]):
-                for group in response.to_object()["groups"]:
-                    states[group["group"]] = {
-                        "state": group["state"] or "Unknown",
-                        "members": len(group["members"]),
-                    }
-    finally:
-        await admin.close()
-    return states
-
-
-async def collect(settings: Settings) -> dict[str, Any]:
+async def collect(hub: Hub) -> dict[str, Any]:
+    settings, engine = hub.settings, hub.engine
     projections = all_projections()
     groups = {name: group_id(p, settings) for name, p in projections.items()}
     states = await group_states(settings.kafka_bootstrap, list(groups.values()))
-    engine = create_engine(settings, pool_size=1)
     consumers: dict[str, Any] = {}
+    kafka = EndOffsets(settings.kafka_bootstrap)  # one client for every topic
     try:
         for name, projection in projections.items():
-            ends = await end_offsets(settings.kafka_bootstrap, projection.topics(settings))
+            ends = await kafka.read(projection.topics(settings))
             done = await stored_positions(engine, projection)
             lag = lag_by_partition(ends, done)
             async with engine.connect() as conn:
@@ -61,9 +43,9 @@ async def collect(settings: Settings) -> dict[str, Any]:
                         .where(text("schema_name = :s"))
                         .params(s=f"{positions.schema}_rebuild")
                     )
-                ).scalar() > 0
+                ).scalar_one() > 0
             dead_topic = settings.dead_letter_topic(name)
-            dead = await end_offsets(settings.kafka_bootstrap, [dead_topic])
+            dead = await kafka.read([dead_topic])
             consumers[name] = {
                 "group": groups[name],
                 "group_state": states.get(groups[name], {}).get("state", "Unknown"),
@@ -76,8 +58,8 @@ async def collect(settings: Settings) -> dict[str, Any]:
                 "rebuild_in_progress": rebuilding,
             }
     finally:
-        await engine.dispose()
-    return {"at": datetime.now(UTC).isoformat(), "consumers": consumers,
+        await kafka.close()
+    return {"at": hub.clock().isoformat(), "consumers": consumers,
             "outboxes": await outbox_status(settings)}
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from hub.api.auth import Principal
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from toolkit.web.auth import Principal
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,28 @@ def may_read_learner(
         f"{principal.user_id} is not {learner_id}, not their assigned mentor, "
         "nor an admin over their cohort or enterprise",
     )
+
+
+@dataclass(frozen=True)
+class MentorLookup:
+    """Whether someone is an actively assigned mentor of a learner (CONTRACT: such a mentor
+    may read the learner). One statement, `$1` the mentor and `$2` the mentee, answering the
+    assignment's `active` (no row: never assigned); the mentorship projection provides it
+    (its `ReadApi.mentors`), and an app without one knows no mentors (`sql` None)."""
+
+    sql: str | None
+
+    async def is_active_mentor(self, conn: AsyncConnection, mentor_id: str,
+                               mentee_id: str) -> bool:
+        """On a route's SQLAlchemy connection."""
+        if self.sql is None:
+            return False
+        row = await conn.exec_driver_sql(self.sql, (mentor_id, mentee_id))
+        return bool(row.scalar())
+
+    async def is_active_mentor_raw(self, conn: Any, mentor_id: str, mentee_id: str) -> bool:
+        """On the fast path's asyncpg connection."""
+        return self.sql is not None and bool(await conn.fetchval(self.sql, mentor_id, mentee_id))
+
+
+NO_MENTORS = MentorLookup(None)

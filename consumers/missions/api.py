@@ -1,4 +1,4 @@
-"""Integration 1 — missions engine: a learner's mission difficulty."""
+"""Integration 1 — missions engine: a learner's mission difficulty (route, fast path, access)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from starlette.responses import Response
 
 from consumers.missions import tables
 from consumers.missions.decide import DEFAULT_DIFFICULTY
-from hub.api.access import Placement
-from hub.api.deps import Caller, Conn, UserIdParam, authorize_learner
-from hub.api.freshness import Fresh, answer, projection_read
+from toolkit.web.access import MentorLookup, Placement
+from toolkit.web.auth import Principal
+from toolkit.web.deps import Caller, Conn, UserIdParam, authorize_learner
+from toolkit.web.freshness import Fresh, answer, projection_read
+from toolkit.web.read_api import FastRead, ReadApi, may_read_learner_fast
 
 router = APIRouter(prefix="/api/v1/missions", tags=["missions"])
 FreshRead = Annotated[Fresh, Depends(projection_read("missions"))]
@@ -66,3 +68,29 @@ async def difficulty(
     return answer(DifficultyOut(user_id=learner, difficulty=row["difficulty"], source="profiler",
                                 fallback=False, session_id=row["session_id"],
                                 completed_at=row["completed_at"]), fresh)
+
+
+DIFFICULTY_SQL = (
+    "SELECT difficulty, session_id, completed_at, cohort_id, enterprise_id "
+    "FROM missions.difficulty WHERE user_id = $1")
+
+
+async def fast_difficulty(caller: Principal, learner: str, conn,
+                          mentors: MentorLookup) -> DifficultyOut | None:
+    """`difficulty` on the fast path (toolkit/web/read_api.py)."""
+    row = await conn.fetchrow(DIFFICULTY_SQL, learner)
+    placement = Placement(row["cohort_id"], row["enterprise_id"]) if row else Placement()
+    if not await may_read_learner_fast(conn, caller, learner, placement, mentors):
+        return None
+    if row is None:
+        return DifficultyOut(user_id=learner, difficulty=DEFAULT_DIFFICULTY, source="default",
+                             fallback=True)
+    return DifficultyOut(user_id=learner, difficulty=row["difficulty"], source="profiler",
+                         fallback=False, session_id=row["session_id"],
+                         completed_at=row["completed_at"])
+
+
+READ_API = ReadApi(
+    routers=[router],
+    fast_reads=[FastRead("missions", fast_difficulty, path="/api/v1/missions/difficulty")],
+)

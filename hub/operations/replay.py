@@ -1,10 +1,10 @@
 """`hub replay`: move one consumer's positions to the beginning, the end, a time or an offset.
 
 Positions live with the projection, so a replay rewrites them in one transaction; the
-consumer's workers must be stopped (a running worker would keep its in-memory position), and
-on their next start they commit the new positions to the group and resume there. Replaying
-events the projection already holds changes nothing (writes are idempotent by construction);
-skipping forward skips events on purpose.
+consumer's workers must be stopped (a running worker would keep its in-memory position;
+`execute` refuses while they run), and on their next start they commit the new positions to
+the group and resume there. Replaying events the projection already holds changes nothing
+(writes are idempotent by construction); skipping forward skips events on purpose.
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.bootstrap import Hub
+from hub.operations.guard import ensure_stopped
+from hub.operations.refusals import Refused
+from toolkit.kafka import topic_partitions
 from toolkit.lag import stored_positions
-from toolkit.settings import Settings
-from toolkit.streaming.bulk import topic_partitions
 from toolkit.streaming.projection import Projection
 
 OFFSET_TARGET = re.compile(r"^(\d+):(\d+)$")
 
 
-class ReplayRefused(Exception):
+class ReplayRefused(Refused):
     pass
 
 
@@ -50,8 +50,8 @@ def parse_target(text: str) -> Target:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not earliest, latest, PARTITION:OFFSET or an ISO date-time"
+        raise ReplayRefused(
+            f"--to {text!r} is not earliest, latest, PARTITION:OFFSET or an ISO date-time"
         ) from None
     return Target("time", at=moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
@@ -68,24 +68,26 @@ class Step:
         return self.current - self.target
 
 
-async def plan(
-    settings: Settings, engine: AsyncEngine, projection: Projection, target: Target
-) -> list[Step]:
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await kafka.start()
-    try:
-        partitions = await topic_partitions(kafka, projection.topics(settings))
+async def plan(hub: Hub, projection: Projection, target: Target) -> list[Step]:
+    """Per partition of the projection's topics: its stored position and where it would go."""
+    topics = projection.topics(hub.settings)
+    async with hub.reader() as kafka:
+        partitions = await topic_partitions(kafka, topics)
+        if not partitions:
+            raise ReplayRefused(f"no partitions found for {', '.join(topics)}: "
+                                "run `hub migrate` to create the topics")
+        if target.kind == "offset" and target.partition not in {tp.partition for tp in partitions}:
+            raise ReplayRefused(f"no partition {target.partition} in {', '.join(topics)} "
+                                f"(partitions 0 to {max(tp.partition for tp in partitions)})")
         begins = await kafka.beginning_offsets(partitions)
         ends = await kafka.end_offsets(partitions)
+        found = {}
         if target.kind == "time":
+            assert target.at is not None  # parse_target gives every time target its instant
             found = await kafka.offsets_for_times(
                 {tp: int(target.at.timestamp() * 1000) for tp in partitions}
             )
-        current = await stored_positions(engine, projection)
-    finally:
-        await kafka.stop()
+        current = await stored_positions(hub.engine, projection)
 
     def goal(tp: TopicPartition) -> int:
         if target.kind == "earliest":
@@ -97,19 +99,21 @@ async def plan(
             return hit.offset if hit is not None else ends[tp]
         if tp.partition != target.partition:
             return current.get((tp.topic, tp.partition), begins[tp])
-        return min(max(target.offset, begins[tp]), ends[tp])
+        return min(max(target.offset or 0, begins[tp]), ends[tp])
 
-    if target.kind == "offset" and target.partition not in {tp.partition for tp in partitions}:
-        raise ReplayRefused(f"no partition {target.partition} in {projection.topics(settings)}")
     return [
         Step(tp.topic, tp.partition, current.get((tp.topic, tp.partition), begins[tp]), goal(tp))
         for tp in partitions
     ]
 
 
-async def execute(engine: AsyncEngine, projection: Projection, steps: list[Step]) -> None:
+async def execute(hub: Hub, projection: Projection, steps: list[Step]) -> None:
+    """Write the planned positions in one transaction; refused while the projection's
+    workers run (`WorkersRunning`)."""
+    await ensure_stopped(hub.settings, [projection])
     positions = projection.positions
-    async with engine.begin() as conn:
+    now = hub.clock()
+    async with hub.engine.begin() as conn:
         for step in steps:
             await conn.execute(
                 delete(positions).where(
@@ -123,7 +127,7 @@ async def execute(engine: AsyncEngine, projection: Projection, steps: list[Step]
                     "topic": s.topic,
                     "partition": s.partition,
                     "next_offset": s.target,
-                    "updated_at": datetime.now(UTC),
+                    "updated_at": now,
                 }
                 for s in steps
             ],

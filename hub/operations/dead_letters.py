@@ -1,4 +1,4 @@
-"""Dead letters: list, show and redrive what a consumer refused.
+"""`hub dlq`: list, show and redrive what a consumer refused.
 
 A redrive republishes the original key, value and headers to the topic the record came from,
 with `hub.redriven-from` naming the dead letter, and records the redrive in
@@ -10,18 +10,17 @@ the ones that had applied it before.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from toolkit.settings import Settings
-from toolkit.streaming.bulk import topic_partitions
+from hub.bootstrap import Hub
+from hub.operations.refusals import Refused
+from toolkit.kafka import topic_partitions
 from toolkit.streaming.dead_letters import HEADER_PREFIX, TRUNCATED_HEADERS
-from toolkit.streaming.runtime import dead_letter_producer
 
 SCHEMA = "hub_dlq"
 metadata = MetaData()
@@ -37,6 +36,11 @@ redrives = Table(
 )
 
 REDRIVEN_FROM = "hub.redriven-from"
+REFERENCE = re.compile(r"^\d+:\d+$")
+
+
+class DeadLetterRefused(Refused):
+    pass
 
 
 @dataclass(frozen=True)
@@ -87,18 +91,10 @@ class DeadLetter:
         }
 
 
-async def read_dead_letters(settings: Settings, consumer: str) -> list[DeadLetter]:
+async def read_dead_letters(hub: Hub, consumer: str) -> list[DeadLetter]:
     """Every record of the consumer's dead-letter topic, oldest first per partition."""
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=16 * 1_048_576,
-    )
-    await kafka.start()
-    try:
-        partitions = await topic_partitions(kafka, [settings.dead_letter_topic(consumer)])
+    async with hub.reader(max_partition_fetch_bytes=16 * 1_048_576) as kafka:
+        partitions = await topic_partitions(kafka, [hub.settings.dead_letter_topic(consumer)])
         kafka.assign(partitions)
         ends = await kafka.end_offsets(partitions)
         remaining = {tp for tp in partitions if ends[tp] > 0}
@@ -116,12 +112,19 @@ async def read_dead_letters(settings: Settings, consumer: str) -> list[DeadLette
                 if messages and messages[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
         return sorted(letters, key=lambda d: (d.partition, d.offset))
-    finally:
-        await kafka.stop()
 
 
-async def already_redriven(engine: AsyncEngine, topic: str) -> set[str]:
-    async with engine.connect() as conn:
+async def dead_letter(hub: Hub, consumer: str, ref: str) -> DeadLetter:
+    """The dead letter `ref` (PARTITION:OFFSET) of the consumer, or `DeadLetterRefused`."""
+    check_references([ref])
+    found = [letter for letter in await read_dead_letters(hub, consumer) if letter.ref == ref]
+    if not found:
+        raise DeadLetterRefused(f"no dead letter {ref} for {consumer}")
+    return found[0]
+
+
+async def already_redriven(hub: Hub, topic: str) -> set[str]:
+    async with hub.engine.connect() as conn:
         rows = await conn.execute(
             select(redrives.c.partition, redrives.c.offset).where(
                 redrives.c.dead_letter_topic == topic
@@ -130,13 +133,45 @@ async def already_redriven(engine: AsyncEngine, topic: str) -> set[str]:
         return {f"{p}:{o}" for p, o in rows}
 
 
-async def redrive(
-    settings: Settings, engine: AsyncEngine, consumer: str, letters: list[DeadLetter]
-) -> list[DeadLetter]:
+def check_references(refs: Sequence[str]) -> None:
+    bad = [ref for ref in refs if not REFERENCE.match(ref)]
+    if bad:
+        raise DeadLetterRefused(f"not a dead-letter reference: {', '.join(map(repr, bad))} "
+                                "(PARTITION:OFFSET, as `hub dlq list` prints them)")
+
+
+@dataclass(frozen=True)
+class RedrivePlan:
+    consumer: str
+    chosen: list[DeadLetter]  # to republish
+    already_redriven: int  # chosen by the operator, redriven before: left alone
+    truncated: list[DeadLetter]  # hold only a preview of the original: left alone
+
+
+async def plan_redrive(hub: Hub, consumer: str, refs: Sequence[str], every: bool
+                       ) -> RedrivePlan:
+    """The dead letters `refs` (or `every` one) not redriven yet; refused for references that
+    are malformed or name no dead letter."""
+    if every == bool(refs):
+        raise DeadLetterRefused("give PARTITION:OFFSET references or --all")
+    check_references(refs)
+    letters = await read_dead_letters(hub, consumer)
+    missing = sorted(set(refs) - {letter.ref for letter in letters})
+    if missing:
+        raise DeadLetterRefused(f"no such dead letters: {', '.join(missing)}")
+    done = await already_redriven(hub, hub.settings.dead_letter_topic(consumer))
+    wanted = [x for x in letters if every or x.ref in refs]
+    chosen = [x for x in wanted if x.ref not in done]
+    return RedrivePlan(consumer, [x for x in chosen if not x.truncated],
+                       len(wanted) - len(chosen), [x for x in chosen if x.truncated])
+
+
+async def redrive(hub: Hub, consumer: str, letters: list[DeadLetter]) -> list[DeadLetter]:
     """Republish each dead letter to its source topic once; returns those republished.
     Truncated letters are left alone: republishing a preview would publish a different event."""
-    topic = settings.dead_letter_topic(consumer)
-    producer = dead_letter_producer(settings)  # sized for what the dead-letter topic holds
+    topic = hub.settings.dead_letter_topic(consumer)
+    engine = hub.engine
+    producer = hub.dead_letter_producer()  # sized for what the dead-letter topic holds
     await producer.start()
     done = []
     try:
@@ -151,7 +186,7 @@ async def redrive(
                         dead_letter_topic=topic,
                         partition=letter.partition,
                         offset=letter.offset,
-                        redriven_at=datetime.now(UTC),
+                        redriven_at=hub.clock(),
                     )
                     .on_conflict_do_nothing()
                     .returning(redrives.c.offset)

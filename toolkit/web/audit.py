@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.api.auth import Principal
+from toolkit.web.auth import Principal
 
 SCHEMA = "hub_audit"
 MAX_PRINCIPAL_CHARS = 200
