@@ -68,7 +68,7 @@ def _cap_long_fields(_logger: WrappedLogger, _name: str, event: EventDict) -> Ev
     return event
 
 
-def _add_trace_ids(_logger, _name, event: dict) -> dict:
+def _add_trace_ids(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     ids = current_ids()
     if ids is not None:
         event.setdefault("trace_id", ids[0])
