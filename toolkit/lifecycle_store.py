@@ -117,20 +117,27 @@ class LifecycleStore(Generic[FactsT]):
         self._upsert_erasures = stmt.on_conflict_do_update(
             index_elements=["user_hash"], set_={"erased_at": stmt.excluded.erased_at}
         )
-        # Loading a batch's learners: their sessions, then their invalidations and erasures
-        # together (one round trip for both). Built once with named parameters, so every
-        # batch reuses SQLAlchemy's cache key and compiled statement.
+        # Loading a batch's learners is one statement (one round trip): their sessions, their
+        # invalidations and their erasures as one union, told apart by `kind`. The sessions
+        # part carries the table's own columns; the marks part fills them with NULLs and
+        # carries its key and time in three trailing columns. Built once with named
+        # parameters, so every batch reuses SQLAlchemy's cache key and compiled statement.
         users = bindparam("users", type_=ARRAY(sessions.c.user_id.type))
-        self._select_sessions = select(sessions).where(sessions.c.user_id == any_(users))
+        hashes = bindparam("hashes", type_=ARRAY(erasures.c.user_hash.type))
         inv = invalidations
-        self._select_marks = union_all(
-            select(literal("i").label("kind"), inv.c.user_id.label("key"),
-                   inv.c.session_id, inv.c.occurred_at.label("at"))
+        no_session = [cast(null(), c.type).label(c.name) for c in sessions.columns]
+        self._select_state = union_all(
+            select(literal("s").label("kind"), *sessions.columns,
+                   cast(null(), inv.c.user_id.type).label("mark_key"),
+                   cast(null(), inv.c.session_id.type).label("mark_session_id"),
+                   cast(null(), inv.c.occurred_at.type).label("mark_at"))
+            .where(sessions.c.user_id == any_(users)),
+            select(literal("i"), *no_session, inv.c.user_id, inv.c.session_id,
+                   inv.c.occurred_at)
             .where(inv.c.user_id == any_(users)),
-            select(literal("e"), erasures.c.user_hash,
+            select(literal("e"), *no_session, erasures.c.user_hash,
                    cast(null(), inv.c.session_id.type), erasures.c.erased_at)
-            .where(erasures.c.user_hash
-                   == any_(bindparam("hashes", type_=ARRAY(erasures.c.user_hash.type)))),
+            .where(erasures.c.user_hash == any_(hashes)),
         )
 
     def erasure_key(self, user_id: str) -> str:
@@ -156,19 +163,20 @@ class LifecycleStore(Generic[FactsT]):
         users = list(user_ids)
         sessions: dict[str, dict] = {u: {} for u in users}
         invalidated: dict[str, dict] = {u: {} for u in users}
-        rows = await conn.execute(self._select_sessions, {"users": users})
-        for row in rows.mappings():
-            sessions[row["user_id"]][row["session_id"]] = Session(
-                row["session_id"], row["completed_at"], row["occurred_at"], self._to_facts(row)
-            )
         keys = {self.erasure_key(u): u for u in users}
-        rows = await conn.execute(self._select_marks, {"users": users, "hashes": list(keys)})
         erased: dict[str, Any] = {}
-        for kind, key, session_id, at in rows:
-            if kind == "i":
-                invalidated[key][session_id] = at
+        rows = await conn.execute(self._select_state, {"users": users, "hashes": list(keys)})
+        for row in rows.mappings():
+            kind = row["kind"]
+            if kind == "s":
+                sessions[row["user_id"]][row["session_id"]] = Session(
+                    row["session_id"], row["completed_at"], row["occurred_at"],
+                    self._to_facts(row),
+                )
+            elif kind == "i":
+                invalidated[row["mark_key"]][row["mark_session_id"]] = row["mark_at"]
             else:
-                erased[keys[key]] = at
+                erased[keys[row["mark_key"]]] = row["mark_at"]
         return {u: LearnerState(sessions[u], invalidated[u], erased.get(u)) for u in users}
 
     async def fold_batch(

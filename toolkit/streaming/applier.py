@@ -37,10 +37,10 @@ from toolkit.streaming.batch_spans import (
 )
 from toolkit.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
 from toolkit.streaming.faults import backoff_seconds, is_transient
-from toolkit.streaming.notify import notify_positions
+from toolkit.streaming.notify import notify_call
 from toolkit.streaming.projection import Projection
 from toolkit.streaming.records import Record
-from toolkit.streaming.setsql import insert_rows, unnest_insert
+from toolkit.streaming.setsql import insert_rows, row_arrays, unnest_insert
 
 log = logging.getLogger(__name__)
 
@@ -304,16 +304,17 @@ class BatchApplier:
             newest[key] = max(newest.get(key, -1), record.offset + 1)
         last_event_at = max((e.occurred_at for e in events), default=None)
         now = datetime.now(UTC)
-        await insert_rows(
-            conn, _advanced_positions(self.projection.positions, last_event_at is not None),
-            ADVANCED_POSITION_COLUMNS,
-            [
+        positions = self.projection.positions
+        # The positions' upsert and the read API's wake-up (read-your-writes waiters,
+        # `toolkit.streaming.notify`) in one statement: one round trip.
+        await conn.execute(
+            _advance_and_notify(positions, last_event_at is not None, self.projection.name),
+            row_arrays(positions, ADVANCED_POSITION_COLUMNS, [
                 {"topic": t, "partition": p, "next_offset": o, "updated_at": now,
                  "last_event_at": last_event_at}
                 for (t, p), o in newest.items()
-            ],
+            ]),
         )
-        await notify_positions(conn, self.projection.name)  # read-your-writes waiters
 
     async def stored_positions(self) -> dict[tuple[str, int], int]:
         positions = self.projection.positions
@@ -359,6 +360,15 @@ def _advanced_positions(positions: Table, with_event_time: bool) -> Insert:
             positions.c.last_event_at, stmt.excluded.last_event_at
         )
     return stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_=values)
+
+
+@functools.cache
+def _advance_and_notify(positions: Table, with_event_time: bool, consumer: str) -> Select:
+    """`WITH advanced AS (<the positions' upsert>) SELECT pg_notify(...)`: PostgreSQL runs a
+    data-modifying CTE whether or not the query reads it, and delivers the notification
+    only when the transaction commits, as a statement of its own would."""
+    upsert = _advanced_positions(positions, with_event_time)
+    return select(notify_call(consumer)).add_cte(upsert.cte("advanced"))
 
 
 class _Transaction:

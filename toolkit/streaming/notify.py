@@ -9,7 +9,7 @@ delivers no notifications: there the API polls the positions instead (toolkit/we
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Function, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 CHANNEL = "hub_positions"
@@ -18,3 +18,9 @@ CHANNEL = "hub_positions"
 async def notify_positions(conn: AsyncConnection, projection_name: str) -> None:
     """Queue, in `conn`'s transaction, the news that `projection_name`'s positions moved."""
     await conn.execute(select(func.pg_notify(CHANNEL, projection_name)))
+
+
+def notify_call(projection_name: str) -> Function:
+    """`pg_notify` of `notify_positions` as an expression, for a statement that also does
+    something else (the applier's advance: one round trip for both)."""
+    return func.pg_notify(CHANNEL, projection_name)

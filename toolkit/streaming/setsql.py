@@ -44,14 +44,21 @@ async def insert_rows(
     affect row a second time"), so with `unique` (the conflict key) a key's second row goes
     in a second statement, and so on: the effect of inserting the rows one by one, in order.
     """
-    table = stmt.table
-    literal = {c for c in columns if isinstance(table.c[c].type, ARRAY)}
     for part in _rounds(rows, unique):
-        await conn.execute(stmt, {
-            _param(c): [_array_literal(row[c]) for row in part] if c in literal
-            else [row[c] for row in part]
-            for c in columns
-        })
+        await conn.execute(stmt, row_arrays(stmt.table, columns, part))
+
+
+def row_arrays(
+    table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> dict[str, list[Any]]:
+    """The parameters of an `unnest_insert` statement for `rows`: one array per column (for
+    a statement that embeds the insert, such as a CTE; `insert_rows` runs the insert itself)."""
+    literal = {c for c in columns if isinstance(table.c[c].type, ARRAY)}
+    return {
+        _param(c): [_array_literal(row[c]) for row in rows] if c in literal
+        else [row[c] for row in rows]
+        for c in columns
+    }
 
 
 def any_of(column: ColumnClause | ColumnElement, values: Iterable[Any]) -> ColumnElement[bool]:
