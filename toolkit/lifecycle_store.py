@@ -9,13 +9,15 @@ events name the same session id (see `toolkit.lifecycle`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 from sqlalchemy import (
     ARRAY,
     Column,
     DateTime,
+    Delete,
     MetaData,
     String,
     Table,
@@ -31,14 +33,20 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.registry import AnyEvent
 from schemas.session_completed import SessionCompletedV1
 from toolkit.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
+from toolkit.streaming import direct
 from toolkit.streaming.grouping import by_learner
 from toolkit.streaming.setsql import insert_rows, unnest_insert
+
+
+class ColumnsRow(Protocol):
+    """A stored sessions row read by column name (an asyncpg record on the live path)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
@@ -75,13 +83,18 @@ async def delete_pairs(
     `unnest`, so a bulk batch's erasures stay one statement of two parameters."""
     if not pairs:
         return
-    users = bindparam(None, [u for u, _ in pairs], type_=ARRAY(table.c.user_id.type))
-    sessions = bindparam(None, [s for _, s in pairs], type_=ARRAY(table.c.session_id.type))
+    await direct.run(conn, _delete_pairs(table), {
+        "pair_users": [u for u, _ in pairs], "pair_sessions": [s for _, s in pairs],
+    })
+
+
+@functools.cache
+def _delete_pairs(table: Table) -> Delete:
+    users = bindparam("pair_users", type_=ARRAY(table.c.user_id.type))
+    sessions = bindparam("pair_sessions", type_=ARRAY(table.c.session_id.type))
     gone = func.unnest(users, sessions).table_valued("user_id", "session_id").render_derived()
     key = tuple_(table.c.user_id, table.c.session_id)
-    await conn.execute(
-        delete(table).where(key.in_(select(gone.c.user_id, gone.c.session_id)))
-    )
+    return delete(table).where(key.in_(select(gone.c.user_id, gone.c.session_id)))
 
 
 class LifecycleStore(Generic[FactsT]):
@@ -91,7 +104,7 @@ class LifecycleStore(Generic[FactsT]):
         invalidations: Table,
         erasures: Table,
         facts_to_columns: Callable[[FactsT], dict[str, Any]],
-        columns_to_facts: Callable[[RowMapping], FactsT],
+        columns_to_facts: Callable[[ColumnsRow], FactsT],
         *,
         erasure_secret: bytes | None,
     ) -> None:
@@ -165,8 +178,8 @@ class LifecycleStore(Generic[FactsT]):
         invalidated: dict[str, dict] = {u: {} for u in users}
         keys = {self.erasure_key(u): u for u in users}
         erased: dict[str, Any] = {}
-        rows = await conn.execute(self._select_state, {"users": users, "hashes": list(keys)})
-        for row in rows.mappings():
+        rows = await direct.run(conn, self._select_state, {"users": users, "hashes": list(keys)})
+        for row in rows:
             kind = row["kind"]
             if kind == "s":
                 sessions[row["user_id"]][row["session_id"]] = Session(

@@ -28,6 +28,7 @@ from schemas.errors import EventRejected
 from schemas.registry import AnyEvent, decode
 from toolkit import metrics
 from toolkit.settings import Settings
+from toolkit.streaming import direct
 from toolkit.streaming.batch_spans import (
     APPLIED,
     DEAD_LETTERED,
@@ -286,8 +287,8 @@ class BatchApplier:
                 [{"topic": t, "partition": p, "next_offset": 0, "updated_at": now}
                  for t, p in sorted(missing)],
             )
-        rows = await conn.execute(
-            _lock_positions(positions), {"topics": sorted({t for t, _ in partitions})}
+        rows = await direct.run(
+            conn, _lock_positions(positions), {"topics": sorted({t for t, _ in partitions})}
         )
         stored = {(t, p): o for t, p, o in rows}
         self._known_partitions.update(stored)
@@ -307,8 +308,8 @@ class BatchApplier:
         positions = self.projection.positions
         # The positions' upsert and the read API's wake-up (read-your-writes waiters,
         # `toolkit.streaming.notify`) in one statement: one round trip.
-        await conn.execute(
-            _advance_and_notify(positions, last_event_at is not None, self.projection.name),
+        await direct.run(
+            conn, _advance_and_notify(positions, last_event_at is not None, self.projection.name),
             row_arrays(positions, ADVANCED_POSITION_COLUMNS, [
                 {"topic": t, "partition": p, "next_offset": o, "updated_at": now,
                  "last_event_at": last_event_at}

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import TypeEngine
 
+from toolkit.streaming import direct
+
 
 def unnest_insert(table: Table, columns: Sequence[str]) -> Insert:
     """`INSERT INTO table (columns) SELECT * FROM unnest(<one array per column>)`; add an
@@ -38,14 +40,15 @@ async def insert_rows(
     *,
     unique: Sequence[str] = (),
 ) -> None:
-    """Run an `unnest_insert` statement for `rows` (dicts with every one of `columns`).
+    """Run an `unnest_insert` statement for `rows` (dicts with every one of `columns`), on
+    asyncpg directly (`toolkit.streaming.direct`: build `stmt` once, not per call).
 
     One statement cannot upsert the same key twice ("ON CONFLICT DO UPDATE command cannot
     affect row a second time"), so with `unique` (the conflict key) a key's second row goes
     in a second statement, and so on: the effect of inserting the rows one by one, in order.
     """
     for part in _rounds(rows, unique):
-        await conn.execute(stmt, row_arrays(stmt.table, columns, part))
+        await direct.run(conn, stmt, row_arrays(stmt.table, columns, part))
 
 
 def row_arrays(
