@@ -15,11 +15,13 @@ import functools
 import logging
 import random
 import time
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel, NaiveDatetime
 from sqlalchemy import ARRAY, ColumnElement, Select, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -73,10 +75,28 @@ def screen(
     if event.occurred_at > now + FUTURE_TOLERANCE:
         return Refusal(record, "occurred_in_future", f"occurred_at {event.occurred_at.isoformat()}")
     # A far-future completed_at, erased_at or changed_at would win "newest" forever.
-    for name, value in event.data:
-        if isinstance(value, datetime) and value > now + FUTURE_TOLERANCE:
+    data = event.data
+    for name in _datetime_fields(type(data)):
+        value = getattr(data, name)
+        if value is not None and value > now + FUTURE_TOLERANCE:
             return Refusal(record, "timestamp_in_future", f"data.{name} {value.isoformat()}")
     return event
+
+
+@functools.cache
+def _datetime_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The payload's declared datetime fields (extra fields parsed from JSON are never
+    datetimes): looked up once per model, not by iterating every event's fields."""
+    return tuple(name for name, field in model.model_fields.items()
+                 if _holds_datetime(field.annotation))
+
+
+def _holds_datetime(annotation: Any) -> bool:
+    """True when a field's type is, or may be (a union, Annotated), a datetime; pydantic's
+    `AwareDatetime` is a datetime subclass as far as annotations go."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, (datetime, AwareDatetime, NaiveDatetime))
+    return any(_holds_datetime(arg) for arg in typing.get_args(annotation))
 
 
 class BatchApplier:
