@@ -83,12 +83,18 @@ def screen(
     return event
 
 
-@functools.cache
+_DATETIME_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
 def _datetime_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """The payload's declared datetime fields (extra fields parsed from JSON are never
     datetimes): looked up once per model, not by iterating every event's fields."""
-    return tuple(name for name, field in model.model_fields.items()
-                 if _holds_datetime(field.annotation))
+    fields = _DATETIME_FIELDS.get(model)
+    if fields is None:
+        fields = _DATETIME_FIELDS[model] = tuple(
+            name for name, field in model.model_fields.items()
+            if _holds_datetime(field.annotation))
+    return fields
 
 
 def _holds_datetime(annotation: Any) -> bool:
