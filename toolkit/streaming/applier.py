@@ -136,6 +136,12 @@ class BatchApplier:
         # Partitions whose position row is known to exist: a batch of those locks its rows in
         # one statement; a new partition's row is created first.
         self._known_partitions: set[tuple[str, int]] = set()
+        # The projection's children of the batch metrics, looked up once (`labels` hashes
+        # and locks on every call).
+        name = projection.name
+        self._metrics = (metrics.EVENTS_APPLIED.labels(name),
+                         metrics.REDELIVERIES_SKIPPED.labels(name),
+                         metrics.BATCH_SIZE.labels(name), metrics.BATCH_SECONDS.labels(name))
 
     def screen(self, records: Sequence[Record]) -> list[AnyEvent | Refusal]:
         """Decode and check records: pure CPU work, done before the batch's transaction (and,
@@ -193,11 +199,11 @@ class BatchApplier:
                 await asyncio.sleep(delay)
 
     def _observe(self, size: int, outcome: BatchOutcome) -> None:
-        name = self.projection.name
-        metrics.EVENTS_APPLIED.labels(name).inc(outcome.applied)
-        metrics.REDELIVERIES_SKIPPED.labels(name).inc(outcome.skipped)
-        metrics.BATCH_SIZE.labels(name).observe(size)
-        metrics.BATCH_SECONDS.labels(name).observe(outcome.seconds)
+        applied, skipped, batch_size, batch_seconds = self._metrics
+        applied.inc(outcome.applied)
+        skipped.inc(outcome.skipped)
+        batch_size.observe(size)
+        batch_seconds.observe(outcome.seconds)
 
     async def _isolate(
         self,
