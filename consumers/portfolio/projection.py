@@ -155,4 +155,5 @@ class PortfolioProjection(LearnerProjection):
         table = tables.current_statements
         if gone:
             await conn.execute(delete(table).where(any_of(table.c.user_id, gone)))
-        await insert_rows(conn, UPSERT_CURRENT, ("user_id", *CURRENT_COLUMNS), upserts)
+        await insert_rows(conn, UPSERT_CURRENT, ("user_id", *CURRENT_COLUMNS), upserts,
+                          last=True)  # apply's last statement: rides in the advance

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -82,3 +83,47 @@ async def test_a_table_set_maps_the_schema(engine, unique):
                              row_arrays(tables.positions, NEW_POSITION_COLUMNS,
                                         [position_row(topic, 1)]))
     assert await stored(engine, topic) == []
+
+
+async def test_a_deferred_write_rides_in_the_advance_and_rolls_back_with_it(engine, unique):
+    """`run_last` holds a write; `run_with_deferred` sends it with the advance's statement:
+    both land on commit, neither survives a rollback, and a held write never sent raises."""
+    from consumers.missions.projection import UPDATED_COLUMNS, UPSERT_DIFFICULTY
+    from toolkit.streaming.applier import ADVANCED_POSITION_COLUMNS, _advance_and_notify
+
+    topic, user = f"direct-{unique}", f"direct-{unique}-u"
+    now = datetime.now(UTC)
+    difficulty = row_arrays(tables.difficulty, ("user_id", *UPDATED_COLUMNS), [{
+        "user_id": user, "difficulty": 3, "session_id": uuid.uuid4(), "completed_at": now,
+        "cohort_id": "c", "enterprise_id": "e", "updated_at": now}])
+    advance = row_arrays(tables.positions, ADVANCED_POSITION_COLUMNS,
+                         [{**position_row(topic, 5), "last_event_at": now}])
+    statement = _advance_and_notify(tables.positions, True, "missions")
+
+    async def user_rows() -> int:
+        async with engine.connect() as conn:
+            return len((await conn.execute(select(tables.difficulty.c.user_id)
+                                           .where(tables.difficulty.c.user_id == user))).all())
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort):
+        async with engine.begin() as conn:
+            with direct.deferring():
+                await direct.run_last(conn, UPSERT_DIFFICULTY, difficulty)
+                await direct.run_with_deferred(conn, statement, advance)
+            raise Abort
+    assert (await user_rows(), await stored(engine, topic)) == (0, [])
+
+    async with engine.begin() as conn:
+        with direct.deferring():
+            await direct.run_last(conn, UPSERT_DIFFICULTY, difficulty)
+            assert await user_rows() == 0  # held, not sent yet
+            await direct.run_with_deferred(conn, statement, advance)
+    assert (await user_rows(), await stored(engine, topic)) == (1, [5])
+
+    with pytest.raises(RuntimeError, match="never sent"):
+        async with engine.begin() as conn:
+            with direct.deferring():
+                await direct.run_last(conn, UPSERT_DIFFICULTY, difficulty)

@@ -280,9 +280,10 @@ class BatchApplier:
                     events.append(outcome)
             if refusals:
                 await self.dead_letters.send(refusals)
-            if events:
-                await self.projection.apply(conn, events)
-            await self._advance(conn, fresh, events)
+            with direct.deferring():  # the projection's last write rides in the advance
+                if events:
+                    await self.projection.apply(conn, events)
+                await self._advance(conn, fresh, events)
         if notes is not None:
             for record, outcome in zip(records, screened, strict=True):
                 if record.offset < stored.get((record.topic, record.partition), 0):
@@ -340,7 +341,7 @@ class BatchApplier:
         positions = self.projection.positions
         # The positions' upsert and the read API's wake-up (read-your-writes waiters,
         # `toolkit.streaming.notify`) in one statement: one round trip.
-        await direct.run(
+        await direct.run_with_deferred(
             conn, _advance_and_notify(positions, last_event_at is not None, self.projection.name),
             row_arrays(positions, ADVANCED_POSITION_COLUMNS, [
                 {"topic": t, "partition": p, "next_offset": o, "updated_at": now,

@@ -17,7 +17,10 @@ so the pool replaces it, as SQLAlchemy would.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,18 +70,89 @@ def _compile(conn: AsyncConnection, statement: Executable) -> _Compiled:
     return entry
 
 
-async def run(
-    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None = None
-) -> list[asyncpg.Record]:
-    """Run a prebuilt statement in `conn`'s transaction; its rows (asyncpg records: by name
-    or position)."""
-    compiled = _compile(conn, statement)
+def _arguments(compiled: _Compiled, params: Mapping[str, Any] | None) -> list[Any]:
     given = params or {}
     args = []
     for name in compiled.names:
         value = given[name] if name in given else compiled.defaults[name]
         processor = compiled.processors.get(name)
         args.append(processor(value) if processor is not None else value)
+    return args
+
+
+async def run(
+    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None = None
+) -> list[asyncpg.Record]:
+    """Run a prebuilt statement in `conn`'s transaction; its rows (asyncpg records: by name
+    or position). A write deferred with `run_last` runs first, on its own."""
+    pending = _deferred.get()
+    if pending:
+        await _fetch(conn, *pending.pop())
+    compiled = _compile(conn, statement)
+    return await _fetch(conn, compiled.sql, _arguments(compiled, params))
+
+
+# A projection's last write, held (when the applier opened `deferring`) to ride in the
+# statement that advances the positions: (sql, arguments).
+_deferred: ContextVar[list[tuple[str, list[Any]]] | None] = ContextVar("deferred", default=None)
+
+
+@contextmanager
+def deferring() -> Iterator[None]:
+    """Within this block `run_last` may hold its write for `run_with_deferred`. A block left
+    by an exception drops what is held (its transaction rolls back); one left normally with
+    a write still held raises, so a write is never lost unnoticed."""
+    held: list[tuple[str, list[Any]]] = []
+    token = _deferred.set(held)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if held:
+        raise RuntimeError("a deferred write was never sent: no run_with_deferred followed")
+
+
+async def run_last(
+    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None = None
+) -> None:
+    """A write that is the last statement of its transaction before the positions advance:
+    held for `run_with_deferred` inside `deferring`, else run now. Only for a statement
+    after which nothing reads or writes through SQLAlchemy (nothing here would run it
+    first), on another table than the positions'."""
+    pending = _deferred.get()
+    if pending is None:
+        await run(conn, statement, params)
+        return
+    if pending:
+        await _fetch(conn, *pending.pop())
+    compiled = _compile(conn, statement)
+    pending.append((compiled.sql, _arguments(compiled, params)))
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+async def run_with_deferred(
+    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any] | None = None
+) -> list[asyncpg.Record]:
+    """`run` a `WITH ...` statement with the held write (if any) as one more data-modifying
+    CTE in front: one round trip for both. PostgreSQL runs every data-modifying CTE whether
+    or not the query reads it; the two write different tables, so neither needs to see
+    the other's rows."""
+    compiled = _compile(conn, statement)
+    args = _arguments(compiled, params)
+    pending = _deferred.get()
+    if not pending:
+        return await _fetch(conn, compiled.sql, args)
+    sql, held_args = pending.pop()
+    if not compiled.sql.startswith("WITH "):
+        raise ValueError("run_with_deferred takes a WITH statement")
+    shift = len(held_args)
+    rest = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + shift}", compiled.sql[5:])
+    return await _fetch(conn, f"WITH deferred_write AS ({sql}), {rest}", [*held_args, *args])
+
+
+async def _fetch(conn: AsyncConnection, sql: str, args: list[Any]) -> list[asyncpg.Record]:
     fairy = await conn.get_raw_connection()
     adapted = fairy.dbapi_connection
     driver: asyncpg.Connection = fairy.driver_connection
@@ -86,7 +160,7 @@ async def run(
         async with adapted._execute_mutex:  # type: ignore[union-attr]  # noqa: SLF001
             if adapted._transaction is None:  # type: ignore[union-attr]  # noqa: SLF001
                 await adapted._start_transaction()  # type: ignore[union-attr]  # noqa: SLF001
-            return await driver.fetch(compiled.sql, *args)
+            return await driver.fetch(sql, *args)
     except _LOST_CONNECTION:
         await conn.invalidate()
         raise

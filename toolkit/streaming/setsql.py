@@ -39,6 +39,7 @@ async def insert_rows(
     rows: Sequence[Mapping[str, Any]],
     *,
     unique: Sequence[str] = (),
+    last: bool = False,
 ) -> None:
     """Run an `unnest_insert` statement for `rows` (dicts with every one of `columns`), on
     asyncpg directly (`toolkit.streaming.direct`: build `stmt` once, not per call).
@@ -46,8 +47,14 @@ async def insert_rows(
     One statement cannot upsert the same key twice ("ON CONFLICT DO UPDATE command cannot
     affect row a second time"), so with `unique` (the conflict key) a key's second row goes
     in a second statement, and so on: the effect of inserting the rows one by one, in order.
+    `last`: the projection's last statement of the batch (`direct.run_last`): the live
+    applier sends it in one round trip with the positions' advance.
     """
-    for part in _rounds(rows, unique):
+    rounds = _rounds(rows, unique)
+    if last and len(rounds) == 1:
+        await direct.run_last(conn, stmt, row_arrays(stmt.table, columns, rounds[0]))
+        return
+    for part in rounds:
         await direct.run(conn, stmt, row_arrays(stmt.table, columns, part))
 
 
