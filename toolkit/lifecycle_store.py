@@ -9,13 +9,15 @@ events name the same session id (see `toolkit.lifecycle`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 from sqlalchemy import (
     ARRAY,
     Column,
     DateTime,
+    Delete,
     MetaData,
     String,
     Table,
@@ -31,14 +33,20 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.registry import AnyEvent
 from schemas.session_completed import SessionCompletedV1
 from toolkit.lifecycle import FactsT, LearnerState, Session, erasure_key, fold
+from toolkit.streaming import direct
 from toolkit.streaming.grouping import by_learner
 from toolkit.streaming.setsql import insert_rows, unnest_insert
+
+
+class ColumnsRow(Protocol):
+    """A stored sessions row read by column name (an asyncpg record on the live path)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 def lifecycle_tables(metadata: MetaData, schema: str) -> tuple[Table, Table]:
@@ -75,13 +83,18 @@ async def delete_pairs(
     `unnest`, so a bulk batch's erasures stay one statement of two parameters."""
     if not pairs:
         return
-    users = bindparam(None, [u for u, _ in pairs], type_=ARRAY(table.c.user_id.type))
-    sessions = bindparam(None, [s for _, s in pairs], type_=ARRAY(table.c.session_id.type))
+    await direct.run(conn, _delete_pairs(table), {
+        "pair_users": [u for u, _ in pairs], "pair_sessions": [s for _, s in pairs],
+    })
+
+
+@functools.cache
+def _delete_pairs(table: Table) -> Delete:
+    users = bindparam("pair_users", type_=ARRAY(table.c.user_id.type))
+    sessions = bindparam("pair_sessions", type_=ARRAY(table.c.session_id.type))
     gone = func.unnest(users, sessions).table_valued("user_id", "session_id").render_derived()
     key = tuple_(table.c.user_id, table.c.session_id)
-    await conn.execute(
-        delete(table).where(key.in_(select(gone.c.user_id, gone.c.session_id)))
-    )
+    return delete(table).where(key.in_(select(gone.c.user_id, gone.c.session_id)))
 
 
 class LifecycleStore(Generic[FactsT]):
@@ -91,7 +104,7 @@ class LifecycleStore(Generic[FactsT]):
         invalidations: Table,
         erasures: Table,
         facts_to_columns: Callable[[FactsT], dict[str, Any]],
-        columns_to_facts: Callable[[RowMapping], FactsT],
+        columns_to_facts: Callable[[ColumnsRow], FactsT],
         *,
         erasure_secret: bytes | None,
     ) -> None:
@@ -117,20 +130,27 @@ class LifecycleStore(Generic[FactsT]):
         self._upsert_erasures = stmt.on_conflict_do_update(
             index_elements=["user_hash"], set_={"erased_at": stmt.excluded.erased_at}
         )
-        # Loading a batch's learners: their sessions, then their invalidations and erasures
-        # together (one round trip for both). Built once with named parameters, so every
-        # batch reuses SQLAlchemy's cache key and compiled statement.
+        # Loading a batch's learners is one statement (one round trip): their sessions, their
+        # invalidations and their erasures as one union, told apart by `kind`. The sessions
+        # part carries the table's own columns; the marks part fills them with NULLs and
+        # carries its key and time in three trailing columns. Built once with named
+        # parameters, so every batch reuses SQLAlchemy's cache key and compiled statement.
         users = bindparam("users", type_=ARRAY(sessions.c.user_id.type))
-        self._select_sessions = select(sessions).where(sessions.c.user_id == any_(users))
+        hashes = bindparam("hashes", type_=ARRAY(erasures.c.user_hash.type))
         inv = invalidations
-        self._select_marks = union_all(
-            select(literal("i").label("kind"), inv.c.user_id.label("key"),
-                   inv.c.session_id, inv.c.occurred_at.label("at"))
+        no_session = [cast(null(), c.type).label(c.name) for c in sessions.columns]
+        self._select_state = union_all(
+            select(literal("s").label("kind"), *sessions.columns,
+                   cast(null(), inv.c.user_id.type).label("mark_key"),
+                   cast(null(), inv.c.session_id.type).label("mark_session_id"),
+                   cast(null(), inv.c.occurred_at.type).label("mark_at"))
+            .where(sessions.c.user_id == any_(users)),
+            select(literal("i"), *no_session, inv.c.user_id, inv.c.session_id,
+                   inv.c.occurred_at)
             .where(inv.c.user_id == any_(users)),
-            select(literal("e"), erasures.c.user_hash,
+            select(literal("e"), *no_session, erasures.c.user_hash,
                    cast(null(), inv.c.session_id.type), erasures.c.erased_at)
-            .where(erasures.c.user_hash
-                   == any_(bindparam("hashes", type_=ARRAY(erasures.c.user_hash.type)))),
+            .where(erasures.c.user_hash == any_(hashes)),
         )
 
     def erasure_key(self, user_id: str) -> str:
@@ -156,19 +176,20 @@ class LifecycleStore(Generic[FactsT]):
         users = list(user_ids)
         sessions: dict[str, dict] = {u: {} for u in users}
         invalidated: dict[str, dict] = {u: {} for u in users}
-        rows = await conn.execute(self._select_sessions, {"users": users})
-        for row in rows.mappings():
-            sessions[row["user_id"]][row["session_id"]] = Session(
-                row["session_id"], row["completed_at"], row["occurred_at"], self._to_facts(row)
-            )
         keys = {self.erasure_key(u): u for u in users}
-        rows = await conn.execute(self._select_marks, {"users": users, "hashes": list(keys)})
         erased: dict[str, Any] = {}
-        for kind, key, session_id, at in rows:
-            if kind == "i":
-                invalidated[key][session_id] = at
+        rows = await direct.run(conn, self._select_state, {"users": users, "hashes": list(keys)})
+        for row in rows:
+            kind = row["kind"]
+            if kind == "s":
+                sessions[row["user_id"]][row["session_id"]] = Session(
+                    row["session_id"], row["completed_at"], row["occurred_at"],
+                    self._to_facts(row),
+                )
+            elif kind == "i":
+                invalidated[row["mark_key"]][row["mark_session_id"]] = row["mark_at"]
             else:
-                erased[keys[key]] = at
+                erased[keys[row["mark_key"]]] = row["mark_at"]
         return {u: LearnerState(sessions[u], invalidated[u], erased.get(u)) for u in users}
 
     async def fold_batch(

@@ -96,4 +96,5 @@ class MissionsProjection(LearnerProjection):
         table = tables.difficulty
         if removed:
             await conn.execute(delete(table).where(any_of(table.c.user_id, removed)))
-        await insert_rows(conn, UPSERT_DIFFICULTY, ("user_id", *UPDATED_COLUMNS), upserts)
+        await insert_rows(conn, UPSERT_DIFFICULTY, ("user_id", *UPDATED_COLUMNS), upserts,
+                          last=True)  # apply's last statement: rides in the advance

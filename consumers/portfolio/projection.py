@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consumers.portfolio import tables
@@ -22,7 +21,7 @@ from consumers.portfolio.decide import (
 )
 from schemas.registry import AnyEvent
 from toolkit.lifecycle import LearnerState
-from toolkit.lifecycle_store import LifecycleStore
+from toolkit.lifecycle_store import ColumnsRow, LifecycleStore
 from toolkit.streaming.bulk_fold import LearnerBulk
 from toolkit.streaming.projection import LearnerProjection
 from toolkit.streaming.setsql import any_of, insert_rows, unnest_insert
@@ -52,7 +51,7 @@ def facts_to_columns(facts: SessionStatement) -> dict[str, Any]:
     }
 
 
-def columns_to_facts(row: RowMapping) -> SessionStatement:
+def columns_to_facts(row: ColumnsRow) -> SessionStatement:
     return make_facts(
         row["track"], tuple(row["core_values"]), row["motivation"], row["impact_goal"],
         row["cohort_id"], row["enterprise_id"],
@@ -156,4 +155,5 @@ class PortfolioProjection(LearnerProjection):
         table = tables.current_statements
         if gone:
             await conn.execute(delete(table).where(any_of(table.c.user_id, gone)))
-        await insert_rows(conn, UPSERT_CURRENT, ("user_id", *CURRENT_COLUMNS), upserts)
+        await insert_rows(conn, UPSERT_CURRENT, ("user_id", *CURRENT_COLUMNS), upserts,
+                          last=True)  # apply's last statement: rides in the advance

@@ -121,4 +121,5 @@ class RecipesProjection(LearnerProjection):
         await insert_rows(conn, UPSERT_PROFILES, PROFILE_ROW_COLUMNS,
                           [profile_row(u, p, now) for u, p in changed.items()])
         await insert_rows(conn, INSERT_SKILL_SCORES, SKILL_SCORE_COLUMNS,
-                          [row for u, p in changed.items() for row in skill_rows(u, p)])
+                          [row for u, p in changed.items() for row in skill_rows(u, p)],
+                          last=True)  # apply's last statement: rides in the advance

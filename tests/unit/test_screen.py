@@ -64,3 +64,19 @@ def test_a_far_future_occurrence_keeps_its_own_reason() -> None:
     event = completed("u1", minute=0).model_copy(update={"occurred_at": FAR})
     outcome = screen(record_of(event), MissionsProjection(None), 1_048_576, NOW)
     assert isinstance(outcome, Refusal) and outcome.reason == "occurred_in_future"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [completed("u1", minute=0), erased("u1", minute=0),
+     assignment("m1", "u1", active=True, minute=0),
+     invalidated("u1", completed("u1", minute=0).data.session_id, minute=1)],
+    ids=lambda e: e.event_type,
+)
+def test_every_datetime_of_a_payload_is_screened(event) -> None:
+    """`screen` checks the payload's declared datetime fields, found once per model: each
+    datetime a decoded payload holds is among them."""
+    from toolkit.streaming.applier import _datetime_fields
+
+    held = {name for name, value in event.data if isinstance(value, datetime)}
+    assert held and held <= set(_datetime_fields(type(event.data)))

@@ -15,11 +15,13 @@ import functools
 import logging
 import random
 import time
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel, NaiveDatetime
 from sqlalchemy import ARRAY, ColumnElement, Select, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,6 +30,7 @@ from schemas.errors import EventRejected
 from schemas.registry import AnyEvent, decode
 from toolkit import metrics
 from toolkit.settings import Settings
+from toolkit.streaming import direct
 from toolkit.streaming.batch_spans import (
     APPLIED,
     DEAD_LETTERED,
@@ -37,10 +40,10 @@ from toolkit.streaming.batch_spans import (
 )
 from toolkit.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
 from toolkit.streaming.faults import backoff_seconds, is_transient
-from toolkit.streaming.notify import notify_positions
+from toolkit.streaming.notify import notify_call
 from toolkit.streaming.projection import Projection
 from toolkit.streaming.records import Record
-from toolkit.streaming.setsql import insert_rows, unnest_insert
+from toolkit.streaming.setsql import insert_rows, row_arrays, unnest_insert
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +75,34 @@ def screen(
     if event.occurred_at > now + FUTURE_TOLERANCE:
         return Refusal(record, "occurred_in_future", f"occurred_at {event.occurred_at.isoformat()}")
     # A far-future completed_at, erased_at or changed_at would win "newest" forever.
-    for name, value in event.data:
-        if isinstance(value, datetime) and value > now + FUTURE_TOLERANCE:
+    data = event.data
+    for name in _datetime_fields(type(data)):
+        value = getattr(data, name)
+        if value is not None and value > now + FUTURE_TOLERANCE:
             return Refusal(record, "timestamp_in_future", f"data.{name} {value.isoformat()}")
     return event
+
+
+_DATETIME_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
+def _datetime_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The payload's declared datetime fields (extra fields parsed from JSON are never
+    datetimes): looked up once per model, not by iterating every event's fields."""
+    fields = _DATETIME_FIELDS.get(model)
+    if fields is None:
+        fields = _DATETIME_FIELDS[model] = tuple(
+            name for name, field in model.model_fields.items()
+            if _holds_datetime(field.annotation))
+    return fields
+
+
+def _holds_datetime(annotation: Any) -> bool:
+    """True when a field's type is, or may be (a union, Annotated), a datetime; pydantic's
+    `AwareDatetime` is a datetime subclass as far as annotations go."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, (datetime, AwareDatetime, NaiveDatetime))
+    return any(_holds_datetime(arg) for arg in typing.get_args(annotation))
 
 
 class BatchApplier:
@@ -109,6 +136,12 @@ class BatchApplier:
         # Partitions whose position row is known to exist: a batch of those locks its rows in
         # one statement; a new partition's row is created first.
         self._known_partitions: set[tuple[str, int]] = set()
+        # The projection's children of the batch metrics, looked up once (`labels` hashes
+        # and locks on every call).
+        name = projection.name
+        self._metrics = (metrics.EVENTS_APPLIED.labels(name),
+                         metrics.REDELIVERIES_SKIPPED.labels(name),
+                         metrics.BATCH_SIZE.labels(name), metrics.BATCH_SECONDS.labels(name))
 
     def screen(self, records: Sequence[Record]) -> list[AnyEvent | Refusal]:
         """Decode and check records: pure CPU work, done before the batch's transaction (and,
@@ -166,11 +199,11 @@ class BatchApplier:
                 await asyncio.sleep(delay)
 
     def _observe(self, size: int, outcome: BatchOutcome) -> None:
-        name = self.projection.name
-        metrics.EVENTS_APPLIED.labels(name).inc(outcome.applied)
-        metrics.REDELIVERIES_SKIPPED.labels(name).inc(outcome.skipped)
-        metrics.BATCH_SIZE.labels(name).observe(size)
-        metrics.BATCH_SECONDS.labels(name).observe(outcome.seconds)
+        applied, skipped, batch_size, batch_seconds = self._metrics
+        applied.inc(outcome.applied)
+        skipped.inc(outcome.skipped)
+        batch_size.observe(size)
+        batch_seconds.observe(outcome.seconds)
 
     async def _isolate(
         self,
@@ -247,9 +280,10 @@ class BatchApplier:
                     events.append(outcome)
             if refusals:
                 await self.dead_letters.send(refusals)
-            if events:
-                await self.projection.apply(conn, events)
-            await self._advance(conn, fresh, events)
+            with direct.deferring():  # the projection's last write rides in the advance
+                if events:
+                    await self.projection.apply(conn, events)
+                await self._advance(conn, fresh, events)
         if notes is not None:
             for record, outcome in zip(records, screened, strict=True):
                 if record.offset < stored.get((record.topic, record.partition), 0):
@@ -286,8 +320,8 @@ class BatchApplier:
                 [{"topic": t, "partition": p, "next_offset": 0, "updated_at": now}
                  for t, p in sorted(missing)],
             )
-        rows = await conn.execute(
-            _lock_positions(positions), {"topics": sorted({t for t, _ in partitions})}
+        rows = await direct.run(
+            conn, _lock_positions(positions), {"topics": sorted({t for t, _ in partitions})}
         )
         stored = {(t, p): o for t, p, o in rows}
         self._known_partitions.update(stored)
@@ -304,16 +338,17 @@ class BatchApplier:
             newest[key] = max(newest.get(key, -1), record.offset + 1)
         last_event_at = max((e.occurred_at for e in events), default=None)
         now = datetime.now(UTC)
-        await insert_rows(
-            conn, _advanced_positions(self.projection.positions, last_event_at is not None),
-            ADVANCED_POSITION_COLUMNS,
-            [
+        positions = self.projection.positions
+        # The positions' upsert and the read API's wake-up (read-your-writes waiters,
+        # `toolkit.streaming.notify`) in one statement: one round trip.
+        await direct.run_with_deferred(
+            conn, _advance_and_notify(positions, last_event_at is not None, self.projection.name),
+            row_arrays(positions, ADVANCED_POSITION_COLUMNS, [
                 {"topic": t, "partition": p, "next_offset": o, "updated_at": now,
                  "last_event_at": last_event_at}
                 for (t, p), o in newest.items()
-            ],
+            ]),
         )
-        await notify_positions(conn, self.projection.name)  # read-your-writes waiters
 
     async def stored_positions(self) -> dict[tuple[str, int], int]:
         positions = self.projection.positions
@@ -359,6 +394,15 @@ def _advanced_positions(positions: Table, with_event_time: bool) -> Insert:
             positions.c.last_event_at, stmt.excluded.last_event_at
         )
     return stmt.on_conflict_do_update(index_elements=["topic", "partition"], set_=values)
+
+
+@functools.cache
+def _advance_and_notify(positions: Table, with_event_time: bool, consumer: str) -> Select:
+    """`WITH advanced AS (<the positions' upsert>) SELECT pg_notify(...)`: PostgreSQL runs a
+    data-modifying CTE whether or not the query reads it, and delivers the notification
+    only when the transaction commits, as a statement of its own would."""
+    upsert = _advanced_positions(positions, with_event_time)
+    return select(notify_call(consumer)).add_cte(upsert.cte("advanced"))
 
 
 class _Transaction:

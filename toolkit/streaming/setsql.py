@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import TypeEngine
 
+from toolkit.streaming import direct
+
 
 def unnest_insert(table: Table, columns: Sequence[str]) -> Insert:
     """`INSERT INTO table (columns) SELECT * FROM unnest(<one array per column>)`; add an
@@ -37,21 +39,36 @@ async def insert_rows(
     rows: Sequence[Mapping[str, Any]],
     *,
     unique: Sequence[str] = (),
+    last: bool = False,
 ) -> None:
-    """Run an `unnest_insert` statement for `rows` (dicts with every one of `columns`).
+    """Run an `unnest_insert` statement for `rows` (dicts with every one of `columns`), on
+    asyncpg directly (`toolkit.streaming.direct`: build `stmt` once, not per call).
 
     One statement cannot upsert the same key twice ("ON CONFLICT DO UPDATE command cannot
     affect row a second time"), so with `unique` (the conflict key) a key's second row goes
     in a second statement, and so on: the effect of inserting the rows one by one, in order.
+    `last`: the projection's last statement of the batch (`direct.run_last`): the live
+    applier sends it in one round trip with the positions' advance.
     """
-    table = stmt.table
+    rounds = _rounds(rows, unique)
+    if last and len(rounds) == 1:
+        await direct.run_last(conn, stmt, row_arrays(stmt.table, columns, rounds[0]))
+        return
+    for part in rounds:
+        await direct.run(conn, stmt, row_arrays(stmt.table, columns, part))
+
+
+def row_arrays(
+    table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> dict[str, list[Any]]:
+    """The parameters of an `unnest_insert` statement for `rows`: one array per column (for
+    a statement that embeds the insert, such as a CTE; `insert_rows` runs the insert itself)."""
     literal = {c for c in columns if isinstance(table.c[c].type, ARRAY)}
-    for part in _rounds(rows, unique):
-        await conn.execute(stmt, {
-            _param(c): [_array_literal(row[c]) for row in part] if c in literal
-            else [row[c] for row in part]
-            for c in columns
-        })
+    return {
+        _param(c): [_array_literal(row[c]) for row in rows] if c in literal
+        else [row[c] for row in rows]
+        for c in columns
+    }
 
 
 def any_of(column: ColumnClause | ColumnElement, values: Iterable[Any]) -> ColumnElement[bool]:
