@@ -121,10 +121,12 @@ class LifecycleStore(Generic[FactsT]):
             sessions, self._session_columns
         ).on_conflict_do_nothing()
         stmt = unnest_insert(invalidations, INVALIDATION_COLUMNS)
+        # The batch's folded state is authoritative (it was loaded under the partition's
+        # position lock): an erasure may have dropped an earlier invalidation that a later one
+        # now replaces, so the stored time is overwritten, never kept when earlier.
         self._upsert_invalidations = stmt.on_conflict_do_update(
             index_elements=list(SESSION_KEY),
-            set_={"occurred_at": func.least(invalidations.c.occurred_at,
-                                            stmt.excluded.occurred_at)},
+            set_={"occurred_at": stmt.excluded.occurred_at},
         )
         stmt = unnest_insert(erasures, ERASURE_COLUMNS)
         self._upsert_erasures = stmt.on_conflict_do_update(
