@@ -290,6 +290,26 @@ def status(
     typer.echo(json.dumps(result, indent=2) if as_json else render(result))
 
 
+@app.command("trace")
+def trace_command(
+    event_id: Annotated[str, typer.Argument(help="The event's event_id (a UUID)")],
+    scan_limit: Annotated[int, typer.Option(
+        help="Newest records read per partition of each topic and dead-letter topic")
+    ] = 100_000,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
+) -> None:
+    """Where one event is in each consumer: published where, applied, skipped, dead-lettered
+    (with the reason) or not reached yet; from the topics and stored positions alone."""
+    import json
+
+    from hub.bootstrap import run
+    from hub.operations.trace import event_id_of, render, run_trace
+
+    wanted = event_id_of(event_id)
+    trace = run(lambda hub: run_trace(hub, wanted, scan_limit))
+    typer.echo(json.dumps(trace.as_dict(), indent=2) if as_json else render(trace))
+
+
 # --- upstream: `hub relay` and `hub outbox` (producers/relay.py, producers/outbox.py) ---
 @app.command()
 def relay(
@@ -541,11 +561,18 @@ def main() -> None:
     from hub.operations.refusals import Refused
     from toolkit.gc_tuning import tune_for_throughput
     from toolkit.settings import SettingsError
+    from toolkit.tracing import TracingConfigError, configure_tracing, service_name
 
     tune_for_throughput()
     # Until a command configures logging, a library's error log (aiokafka's "Unable connect")
     # would reach stderr beside the command's own one-line report of the same failure.
     logging.getLogger().addHandler(logging.NullHandler())
+    try:
+        # The one tracer provider of this process (OTEL_* variables; exporting off by default).
+        configure_tracing(service_name(sys.argv[1:]))
+    except TracingConfigError as exc:
+        typer.echo(f"hub: refused to start: {exc}", err=True)
+        raise SystemExit(2) from None
     try:
         code = app(standalone_mode=False)
     except SettingsError as exc:  # an operator's mistake

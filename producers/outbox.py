@@ -68,6 +68,8 @@ outbox = Table(
     # Where the relay's publish landed, with `topic`: the row's consistency token.
     Column("sent_partition", Integer, nullable=True),
     Column("sent_offset", BigInteger, nullable=True),
+    # The enqueuing transaction's W3C trace context; the relay publishes the event in it.
+    Column("trace_context", JSONB, nullable=True),
     schema=SCHEMA,
 )
 # The relay's only query walks pending rows in id order; sent rows never slow it down.
@@ -79,7 +81,8 @@ Index("outbox_event_id", outbox.c.headers["event_id"].astext)
 
 
 def enqueue(conn_or_session: Any, event: BaseModel, topic: str) -> Awaitable[None] | None:
-    """Add `event` to the outbox in the caller's open transaction; the caller commits.
+    """Add `event` to the outbox in the caller's open transaction; the caller commits. The
+    row keeps the caller's current trace context, which the relay publishes the event in.
 
     With a sync `Connection`/`Session` the row is inserted now; with an `AsyncConnection`/
     `AsyncSession` an awaitable is returned that inserts it.

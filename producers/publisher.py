@@ -2,6 +2,9 @@
 
 Nothing connects at import time: build a `Publisher` with the bootstrap servers from settings
 (`Publisher(get_settings().kafka_bootstrap)`), then `await start()` or use `async with`.
+
+Every record leaves with W3C `traceparent`/`tracestate` headers: the context of a publish span
+(kind producer) started in the caller's current trace, or a new one (`toolkit.tracing`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
+from opentelemetry.trace import SpanKind
+
+from toolkit.tracing import tracer, with_trace_headers
 
 Headers = list[tuple[str, bytes]]
+_tracer = tracer(__name__)
 
 # The contract allows values of up to 1 MiB; a record also carries its key, headers and batch
 # framing, so the producer's request cap leaves room above that. (The broker's own
@@ -163,12 +170,24 @@ class Publisher:
     async def publish(
         self, topic: str, key: str, value: bytes, headers: Headers | None = None
     ) -> RecordMetadata:
-        """Publishes one record and waits until Kafka acknowledges it (acks=all)."""
+        """Publishes one record and waits until Kafka acknowledges it (acks=all); its trace
+        headers are those of this publish's span (any the caller passed are replaced)."""
         producer = self._running()
-        future = await producer.send(
-            topic, value=value, key=key.encode("utf-8"), headers=headers or []
-        )
-        return await future
+        with _tracer.start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER) as span:
+            future = await producer.send(
+                topic, value=value, key=key.encode("utf-8"), headers=with_trace_headers(headers)
+            )
+            metadata = await future
+            if span.is_recording():
+                span.set_attributes({
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": topic,
+                    "messaging.destination.partition.id": str(metadata.partition),
+                    "messaging.kafka.offset": metadata.offset,
+                    "messaging.client_id": self._options["client_id"],
+                    **_event_attributes(headers),
+                })
+            return metadata
 
     async def publish_token(
         self, topic: str, key: str, value: bytes, headers: Headers | None = None
@@ -185,15 +204,28 @@ class Publisher:
         """
         producer = self._running()
         futures: list[asyncio.Future[RecordMetadata]] = []
-        try:
-            for topic, key, value in items:
-                futures.append(await producer.send(topic, value=value, key=key.encode("utf-8")))
-        except BaseException:
-            if futures:
-                await asyncio.gather(*futures, return_exceptions=True)
-            raise
-        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        # One span for the call; every record carries its context (one trace per bulk publish).
+        with _tracer.start_as_current_span("publish many", kind=SpanKind.PRODUCER) as span:
+            headers = with_trace_headers(None)
+            try:
+                for topic, key, value in items:
+                    futures.append(await producer.send(
+                        topic, value=value, key=key.encode("utf-8"), headers=headers))
+            except BaseException:
+                if futures:
+                    await asyncio.gather(*futures, return_exceptions=True)
+                raise
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            if span.is_recording():
+                span.set_attributes({"messaging.system": "kafka",
+                                     "messaging.batch.message_count": len(futures)})
         errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if errors:
             raise PublishError(errors, len(futures)) from errors[0]
         return len(futures)
+
+
+def _event_attributes(headers: Headers | None) -> dict[str, str]:
+    """`event_id` and `event_type` from the headers the outbox relay sends, when present."""
+    return {k: v.decode("utf-8", "replace") for k, v in headers or ()
+            if k in ("event_id", "event_type")}

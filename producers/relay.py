@@ -14,7 +14,11 @@ side), and only then selects and locks (`FOR UPDATE`) the pending rows of the ke
 oldest first. So one key is published by one relay at a time; the row select runs after the
 lock is held, so it sees the key's oldest pending row whatever the previous holder did (it
 released the key only by committing its rows as sent or rolling them back to pending); and
-each row of a key is acknowledged before the next is published. A plain `SKIP LOCKED` on rows
+each row of a key is acknowledged before the next is published.
+
+Each row is published in the trace its producer was in when it enqueued it (the row's
+`trace_context`): the publish span is a child of it, and the record's `traceparent` names that
+span (`toolkit.tracing`). A plain `SKIP LOCKED` on rows
 alone would not keep order: a second relay would skip a key's locked older row and publish a
 newer one. (Rows are ordered by id, i.e. by insert time: two business transactions writing
 the same key concurrently are in order only among the rows committed when a relay looks.)
@@ -53,6 +57,7 @@ from toolkit import kafka
 from toolkit.db import engine_for_url
 from toolkit.settings import Settings
 from toolkit.streaming.faults import backoff_seconds, is_transient
+from toolkit.tracing import attached, context_from
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +176,7 @@ class Pending:
     key: str
     value: bytes
     headers: dict[str, str]
+    trace_context: dict[str, str] | None = None
 
 
 def lock_keys(limit: int) -> Select[Any]:
@@ -194,7 +200,8 @@ def lock_keys(limit: int) -> Select[Any]:
 def claim(keys: set[str], limit: int) -> Select[Any]:
     """The oldest pending rows of keys this transaction holds, locked until commit."""
     return (
-        select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
+        select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers,
+               outbox.c.trace_context)
         .where(outbox.c.sent_at.is_(None), outbox.c.key.in_(keys))
         .order_by(outbox.c.id)
         .limit(limit)
@@ -220,7 +227,8 @@ async def publish_in_order(publisher: EventPublisher,
     async def one_key(rows: Sequence[Pending]) -> None:
         for row in rows:
             headers = [(name, value.encode()) for name, value in row.headers.items()]
-            metadata = await publisher.publish(row.topic, row.key, row.value, headers)
+            with attached(context_from(row.trace_context)):
+                metadata = await publisher.publish(row.topic, row.key, row.value, headers)
             if metadata is not None:  # a test double may acknowledge without a position
                 tokens[row.id] = Token.of(metadata)
 

@@ -2,7 +2,8 @@
 
 stdlib `logging` stays the interface (faust, aiokafka, uvicorn log through it); structlog's
 ProcessorFormatter renders every record as JSON and keeps `extra={...}` fields such as
-`consumer`, `event_id` and `correlation_id` as top-level keys.
+`consumer`, `event_id` and `correlation_id` as top-level keys. A line logged while a span is
+current carries its `trace_id` and `span_id` (`toolkit.tracing`), exported or not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from urllib.parse import unquote_plus
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
+
+from toolkit.tracing import current_ids
 
 # A query parameter `name=value` in a logged URL (uvicorn's access log writes path and query).
 _QUERY_PARAMETER = re.compile(r"([?&;])([^=&;#\s\"']+)=([^&;#\s\"']*)")
@@ -67,6 +70,14 @@ def _cap_long_fields(_logger: WrappedLogger, _name: str, event: EventDict) -> Ev
     return event
 
 
+def _add_trace_ids(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    ids = current_ids()
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
+
+
 # The attributes of a record logged without `extra` (uvicorn's access lines are).
 _PLAIN_RECORD = frozenset(logging.makeLogRecord({}).__dict__)
 ACCESS_LOGGER = "uvicorn.access"
@@ -84,12 +95,16 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
                 or not _PLAIN_RECORD.issuperset(record.__dict__)):
             return super().format(record)
         level = record.levelname.lower()
-        return json.dumps({
+        line = {
             "event": cap_log_text(redact_query_secrets(record.getMessage())),
             "level": "warning" if level == "warn" else level,
             "logger": record.name,
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        }, default=str)
+        }
+        ids = current_ids()  # as `_add_trace_ids` does
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
+        return json.dumps(line, default=str)
 
 
 def json_handler() -> logging.Handler:
@@ -101,6 +116,7 @@ def json_handler() -> logging.Handler:
                 structlog.stdlib.add_logger_name,
                 structlog.stdlib.ExtraAdder(),
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _add_trace_ids,
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,

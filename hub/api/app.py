@@ -57,9 +57,11 @@ def app_from_environment() -> FastAPI:
     of `hub api --workers N` starts here)."""
     from toolkit.logs import configure as configure_logs
     from toolkit.settings import get_settings
+    from toolkit.tracing import configure_tracing
 
     settings = get_settings()
     configure_logs(settings.log_level)
+    configure_tracing("profiler-hub-api")  # once per process: a no-op where `hub` did it
     return create_app(settings)
 
 

@@ -6,6 +6,10 @@ sent. Django: `profiler_hub_kit.django.publish`. Anything else on PostgreSQL: ru
 (or `hub outbox install --database-url …`), then execute `INSERT_SQL` with `insert_params(row)`
 on the connection of the business transaction (any DB-API driver with the `%s` paramstyle:
 psycopg 3, psycopg2). The hub's SQLAlchemy helper is `producers.outbox.enqueue`.
+
+Tracing: when the producer runs OpenTelemetry (the `opentelemetry-api` package, optional), the
+row keeps the caller's current trace context (`trace_context`: W3C `traceparent`/`tracestate`),
+and the relay publishes the event in that trace.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ DEFAULT_TOPICS = {
 }
 
 INSERT_SQL = (
-    f"INSERT INTO {TABLE} (topic, key, value, headers) "  # noqa: S608 (a constant)
-    "VALUES (%s, %s, %s, %s::jsonb) RETURNING id"
+    f"INSERT INTO {TABLE} (topic, key, value, headers, trace_context) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) RETURNING id"
 )
 DROP_SQL = f"DROP TABLE IF EXISTS {TABLE}"
+DROP_TRACE_CONTEXT_SQL = f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS trace_context"
 DROP_POSITION_SQL = (
     f"DROP INDEX IF EXISTS {SCHEMA}.outbox_event_id; "
     f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS sent_offset; "
@@ -74,9 +79,25 @@ def outbox_row(event: BaseModel, topic: str | None = None) -> dict[str, Any]:
         "key": event.key,  # type: ignore[attr-defined]
         "value": value,
         "headers": headers,
+        "trace_context": current_trace_context(),
     }
 
 
+def current_trace_context() -> dict[str, str] | None:
+    """The caller's current W3C trace context (`traceparent`, `tracestate`), or None: outside
+    a trace, or without OpenTelemetry installed (the kit does not require it)."""
+    try:
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    except ImportError:
+        return None
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier or None
+
+
 def insert_params(row: dict[str, Any]) -> list[Any]:
-    """Parameters of `INSERT_SQL` for a row of `outbox_row` (headers as JSON text)."""
-    return [row["topic"], row["key"], row["value"], json.dumps(row["headers"])]
+    """Parameters of `INSERT_SQL` for a row of `outbox_row` (headers and trace context as JSON
+    text)."""
+    trace_context = row.get("trace_context")
+    return [row["topic"], row["key"], row["value"], json.dumps(row["headers"]),
+            json.dumps(trace_context) if trace_context else None]

@@ -49,3 +49,13 @@ def test_event_identity_survives_deeply_nested_json() -> None:
     assert event_identity(b"[" * 100_000 + b"]" * 100_000) == {}
     assert event_identity(b'{"event_id": "e1", "correlation_id": "c1"}') == {
         "event_id": "e1", "correlation_id": "c1"}
+
+
+def test_a_compact_letter_keeps_the_trace_context_of_its_event() -> None:
+    traceparent = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    original = (("event_id", b"e1"), ("traceparent", traceparent), ("tracestate", b"v=1"))
+    letter = letter_for(refusal(b"u1", b"x" * 10, original), "missions", NOW, 1_048_576,
+                        compact=True)
+    headers = dict(letter.headers)
+    assert headers["traceparent"] == traceparent and headers["tracestate"] == b"v=1"
+    assert "event_id" not in headers and headers["dlq.headers.dropped"] == b"1"

@@ -9,7 +9,9 @@ import re
 
 import pytest
 import structlog
+from opentelemetry import trace
 
+from tests.support.tracing import recorded_spans
 from toolkit.logs import (
     ACCESS_LOGGER,
     MAX_LOG_FIELD_CHARS,
@@ -108,3 +110,19 @@ def test_an_access_record_with_extra_takes_the_chain():
     line = json.loads(written)
     assert line["correlation_id"] == "c-1"
     assert line["event"] == '127.0.0.1:1 - "GET /x?token=[redacted] HTTP/1.1" 401'
+
+
+def test_the_access_line_shortcut_carries_the_current_span_as_the_chain_does():
+    formatter = json_handler().formatter
+    assert formatter is not None
+    record = logging.getLogger(ACCESS_LOGGER).makeRecord(
+        ACCESS_LOGGER, logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", "/x", "1.1", 200), None)
+    with recorded_spans(), trace.get_tracer("test").start_as_current_span("request"):
+        shortcut = json.loads(formatter.format(record))
+        chain = json.loads(structlog.stdlib.ProcessorFormatter.format(
+            formatter, record))  # type: ignore[arg-type]
+    assert len(shortcut["trace_id"]) == 32 and len(shortcut["span_id"]) == 16
+    assert list(shortcut) == list(chain)
+    assert {k: v for k, v in shortcut.items() if k != "timestamp"} == {
+        k: v for k, v in chain.items() if k != "timestamp"}

@@ -43,7 +43,8 @@ def test_enqueue_on_a_sync_connection_executes_one_insert():
     assert enqueue(SyncConnection(), completed("u", minute=0), "t") is None
     [statement] = executed
     sql = str(statement.compile(dialect=postgresql.dialect()))
-    assert sql.startswith("INSERT INTO hub_outbox.outbox (topic, key, value, headers)")
+    assert sql.startswith(
+        "INSERT INTO hub_outbox.outbox (topic, key, value, headers, trace_context)")
 
 
 def test_keys_are_locked_in_id_order_behind_a_planner_fence():

@@ -515,3 +515,26 @@ def test_corrupted_fields_are_rejected_never_crash(event_type: str, path: str, j
         decode(raw(doc))
     except errors.EventRejected:
         pass
+
+
+def test_asyncapi_event_messages_carry_the_trace_headers_the_publisher_writes(
+    asyncapi: dict[str, Any],
+) -> None:
+    import re
+
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    from toolkit.tracing import TRACE_HEADERS, with_trace_headers
+
+    schemas = asyncapi["components"]["schemas"]
+    for message in asyncapi["components"]["messages"].values():
+        if message["name"] in CURRENT:
+            assert message["headers"]["$ref"] == "#/components/schemas/traceHeaders"
+    properties = schemas["traceHeaders"]["properties"]
+    assert set(properties) == set(TRACE_HEADERS)
+    span = NonRecordingSpan(SpanContext(0x1F, 0x2E, is_remote=True,
+                                        trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+    with trace.use_span(span):
+        [(name, value)] = with_trace_headers(None)
+    assert re.fullmatch(properties[name]["pattern"], value.decode())

@@ -28,6 +28,13 @@ from schemas.errors import EventRejected
 from schemas.registry import AnyEvent, decode
 from toolkit import metrics
 from toolkit.settings import Settings
+from toolkit.streaming.batch_spans import (
+    APPLIED,
+    DEAD_LETTERED,
+    SKIPPED,
+    BatchNotes,
+    batch_span,
+)
 from toolkit.streaming.dead_letters import DeadLetterSink, Refusal, event_identity
 from toolkit.streaming.faults import backoff_seconds, is_transient
 from toolkit.streaming.notify import notify_positions
@@ -113,14 +120,28 @@ class BatchApplier:
     async def apply(
         self, records: Sequence[Record], screened: Sequence[AnyEvent | Refusal] | None = None
     ) -> BatchOutcome:
-        """Apply a batch; `screened` is `self.screen(records)` when the caller has it."""
+        """Apply a batch; `screened` is `self.screen(records)` when the caller has it. The
+        batch continues each record's trace (`toolkit.streaming.batch_spans`)."""
         started = time.perf_counter()
-        if screened is None:
-            screened = self.screen(records)
+        with batch_span(self.projection.name) as notes:
+            if screened is None:
+                screened = self.screen(records)
+            outcome = await self._apply(records, screened, started, notes)
+            if notes is not None:
+                notes.finish(records, screened)
+            return outcome
+
+    async def _apply(
+        self,
+        records: Sequence[Record],
+        screened: Sequence[AnyEvent | Refusal],
+        started: float,
+        notes: BatchNotes | None,
+    ) -> BatchOutcome:
         attempt = 0
         while True:
             try:
-                applied, refused, skipped = await self._apply_once(records, screened)
+                applied, refused, skipped = await self._apply_once(records, screened, notes)
                 self.retrying = False
                 outcome = BatchOutcome(applied, refused, skipped, time.perf_counter() - started)
                 self._observe(len(records), outcome)
@@ -129,7 +150,7 @@ class BatchApplier:
                 raise
             except Exception as exc:
                 if not is_transient(exc):
-                    return await self._isolate(records, screened, exc, started)
+                    return await self._isolate(records, screened, exc, started, notes)
                 self.retrying = True
                 metrics.TRANSIENT_RETRIES.labels(self.projection.name).inc()
                 delay = backoff_seconds(
@@ -157,6 +178,7 @@ class BatchApplier:
         screened: Sequence[AnyEvent | Refusal],
         exc: Exception,
         started: float,
+        notes: BatchNotes | None = None,
     ) -> BatchOutcome:
         """A non-transient failure: split the batch until the record that causes it is alone,
         then dead-letter that record so the rest still applies."""
@@ -165,10 +187,11 @@ class BatchApplier:
             log.error("record failed to apply, dead-lettering",
                       extra={"consumer": self.projection.name, "error": repr(exc),
                              **event_identity(records[0].value)})
-            return await self.apply_refusals([refusal], started)
+            return await self.apply_refusals([refusal], started, notes)
         middle = len(records) // 2
-        first = await self.apply(records[:middle], screened[:middle])
-        second = await self.apply(records[middle:], screened[middle:])
+        first = await self._apply(records[:middle], screened[:middle], time.perf_counter(), notes)
+        second = await self._apply(records[middle:], screened[middle:], time.perf_counter(),
+                                   notes)
         return BatchOutcome(
             first.applied + second.applied,
             first.dead_lettered + second.dead_lettered,
@@ -176,7 +199,8 @@ class BatchApplier:
             time.perf_counter() - started,
         )
 
-    async def apply_refusals(self, refusals: list[Refusal], started: float) -> BatchOutcome:
+    async def apply_refusals(self, refusals: list[Refusal], started: float,
+                             notes: BatchNotes | None = None) -> BatchOutcome:
         while True:
             try:
                 async with self._transaction() as conn:
@@ -186,6 +210,12 @@ class BatchApplier:
                     if todo:
                         await self.dead_letters.send(todo)
                     await self._advance(conn, fresh, [])
+                if notes is not None:
+                    for refusal in refusals:
+                        if refusal in todo:
+                            notes.note(refusal.record, DEAD_LETTERED, refusal.reason)
+                        else:
+                            notes.note(refusal.record, SKIPPED)
                 return BatchOutcome(0, len(todo), len(refusals) - len(todo),
                                     time.perf_counter() - started)
             except asyncio.CancelledError:
@@ -199,7 +229,8 @@ class BatchApplier:
         return _Transaction(self.engine, self._schema_map)
 
     async def _apply_once(
-        self, records: Sequence[Record], screened: Sequence[AnyEvent | Refusal]
+        self, records: Sequence[Record], screened: Sequence[AnyEvent | Refusal],
+        notes: BatchNotes | None = None,
     ) -> tuple[int, int, int]:
         async with self._transaction() as conn:
             stored = await self._lock_positions(conn, records)
@@ -219,6 +250,14 @@ class BatchApplier:
             if events:
                 await self.projection.apply(conn, events)
             await self._advance(conn, fresh, events)
+        if notes is not None:
+            for record, outcome in zip(records, screened, strict=True):
+                if record.offset < stored.get((record.topic, record.partition), 0):
+                    notes.note(record, SKIPPED)
+                elif isinstance(outcome, Refusal):
+                    notes.note(record, DEAD_LETTERED, outcome.reason)
+                else:
+                    notes.note(record, APPLIED)
         return len(events), len(refusals), len(records) - len(fresh)
 
     async def _fresh(self, conn: AsyncConnection, records: Sequence[Record]) -> list[Record]:

@@ -9,7 +9,9 @@ A dead letter must always be publishable, or one bad record would stop its worke
 (`max_bytes`, refused as `oversized`) travels as its first `PREVIEW_BYTES` plus
 `dlq.<part>.bytes` and `dlq.<part>.sha256`; and a letter the broker still refuses as too
 large (a dead-letter topic made with a smaller `max.message.bytes`) is sent again with key and
-value cut to the preview and its original headers left out. The whole original always stays
+value cut to the preview and its original headers left out, but for its trace context
+(`traceparent`/`tracestate`, which every letter keeps, so a dead letter stays in its event's
+trace). The whole original always stays
 at its source position (`dlq.source.*`; the hub's topics are kept forever).
 """
 
@@ -27,6 +29,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 
 from toolkit.metrics import DEAD_LETTERS
 from toolkit.streaming.records import Record
+from toolkit.tracing import TRACE_HEADERS
 
 HEADER_PREFIX = "dlq."
 PREVIEW_BYTES = 64 * 1024
@@ -86,8 +89,9 @@ def letter_for(refusal: Refusal, consumer: str, now: datetime, max_bytes: int,
     value, value_headers = clipped("value", refusal.record.value, limit)
     headers = dead_letter_headers(refusal, consumer, now)
     if compact:
-        headers = [h for h in headers if h[0].startswith(HEADER_PREFIX)]
-        headers.append(("dlq.headers.dropped", str(len(refusal.record.headers)).encode()))
+        kept = [h for h in headers if h[0].startswith(HEADER_PREFIX) or h[0] in TRACE_HEADERS]
+        dropped = len(headers) - len(kept)
+        headers = kept + [("dlq.headers.dropped", str(dropped).encode())]
     return Letter(key, value, headers + key_headers + value_headers)
 
 

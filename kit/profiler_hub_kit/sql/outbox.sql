@@ -1,7 +1,8 @@
 -- The transactional outbox of a producer (profiler_hub_kit). The one source of its DDL:
 -- Django's `migrate` (profiler_hub_kit.django) and `hub outbox install` run this file; the
--- hub's Alembic migrations (0009_outbox, 0012_outbox_pruning, 0013_outbox_position) build the
--- same table, and tests/integration/test_outbox_install.py compares the three catalogs.
+-- hub's Alembic migrations (0009_outbox, 0012_outbox_pruning, 0013_outbox_position,
+-- 0014_outbox_trace_context) build the same table, and
+-- tests/integration/test_outbox_install.py compares the three catalogs.
 -- Idempotent: running it again changes nothing.
 CREATE SCHEMA IF NOT EXISTS hub_outbox;
 
@@ -29,3 +30,8 @@ CREATE INDEX IF NOT EXISTS outbox_sent ON hub_outbox.outbox (sent_at) WHERE sent
 ALTER TABLE hub_outbox.outbox ADD COLUMN IF NOT EXISTS sent_partition integer;
 ALTER TABLE hub_outbox.outbox ADD COLUMN IF NOT EXISTS sent_offset bigint;
 CREATE INDEX IF NOT EXISTS outbox_event_id ON hub_outbox.outbox ((headers ->> 'event_id'));
+
+-- The trace context of the transaction that enqueued the event (W3C `traceparent`/`tracestate`,
+-- as JSON), so the relay publishes it in that trace; NULL outside a trace. Added by Alembic
+-- 0014_outbox_trace_context and the kit's Django migration 0003.
+ALTER TABLE hub_outbox.outbox ADD COLUMN IF NOT EXISTS trace_context jsonb;
