@@ -3,8 +3,9 @@
 What a team would write by hand for the CONTRACT's endpoints: Starlette routes, an asyncpg
 pool, PyJWT HS256 verification, the one SQL statement per answer (the access check folded into
 it where the hub needs a relationship: an active mentorship, an admin's group), `json.dumps` of
-the rows. Recommendations rank recipes with the hub's own pure rule and the active catalog, so
-both services do the same work for that answer. No RBAC matrix, audit, OpenAPI, freshness or
+the rows (compact, as the hub's). Recommendations rank recipes, and mentee results compute each
+session's gaps and the current session, with the hub's own pure rules and the active catalog,
+so both services do the same work for those answers. No RBAC matrix, audit, OpenAPI, freshness or
 error bodies: the cost of those is what the ratio measures.
 
 Served by the same uvicorn with the same loop, HTTP protocol and options as `hub api`
@@ -22,6 +23,7 @@ import sys
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,7 +47,7 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from consumers.recipes.catalog import Catalog, shipped_catalog  # noqa: E402
+from consumers.recipes.catalog import Catalog, shipped_catalog, skill_gaps  # noqa: E402
 from consumers.recipes.decide import Profile  # noqa: E402
 from consumers.recipes.recommend import recommend  # noqa: E402
 
@@ -59,11 +61,13 @@ def default(value):
 
 
 def as_json(data, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=default), status, media_type="application/json")
+    # compact, as the hub's answers are (pydantic's JSON)
+    return Response(json.dumps(data, default=default, separators=(",", ":")), status,
+                    media_type="application/json")
 
 
 def build(database_url: str, secret: str) -> Starlette:
-    pool: asyncpg.Pool | None = None
+    pool: Any = None  # asyncpg.Pool, set by the lifespan
     catalogs: dict[str, Catalog] = {}
 
     def caller(request: Request) -> dict | None:
@@ -78,6 +82,33 @@ def build(database_url: str, secret: str) -> Starlette:
 
     def learner_of(request: Request, claims: dict) -> str:
         return request.query_params.get("user_id") or claims["sub"]
+
+    async def active_catalog(conn) -> Catalog:
+        active = await conn.fetchrow(CATALOG_SQL)
+        if active is None:
+            return shipped_catalog()
+        catalog = catalogs.get(active["version"])
+        if catalog is None:
+            catalog = catalogs[active["version"]] = Catalog.model_validate_json(
+                active["document"])
+        return catalog
+
+    def mentee_session(row, catalog: Catalog) -> dict:
+        """A session as the CONTRACT answers it: its facts, its gaps by the hub's own pure
+        rule over the active catalog, its invalidation."""
+        facts = json.loads(row["facts"])
+        gaps = skill_gaps(catalog, facts["track"], facts["skill_scores"])
+        return {
+            "session_id": row["session_id"], "track": facts["track"],
+            "completed_at": row["completed_at"], "overall_score": facts["overall_score"],
+            "recommended_level": facts["recommended_level"],
+            "skill_scores": facts["skill_scores"], "cohort_id": facts["cohort_id"],
+            "enterprise_id": facts["enterprise_id"],
+            "gaps": [{"skill": g.skill, "score": g.score, "target": g.target, "gap": g.gap,
+                      "recipe_skill_codes": list(g.recipe_skill_codes)} for g in gaps],
+            "anti_cheat": facts["anti_cheat"],
+            "invalidated": None if row["reason"] is None else {
+                "reason": row["reason"], "invalidated_at": row["invalidated_at"]}}
 
     async def difficulty(request: Request) -> Response:
         if (claims := caller(request)) is None:
@@ -97,14 +128,7 @@ def build(database_url: str, secret: str) -> Starlette:
         user = learner_of(request, claims)
         async with pool.acquire() as conn:
             rows = await conn.fetch(RECOMMENDATIONS_SQL, user)
-            active = await conn.fetchrow(CATALOG_SQL)
-        if active is None:
-            catalog = shipped_catalog()
-        else:
-            catalog = catalogs.get(active["version"])
-            if catalog is None:
-                catalog = catalogs[active["version"]] = Catalog.model_validate_json(
-                    active["document"])
+            catalog = await active_catalog(conn)
         profile = None
         if rows:
             first = rows[0]
@@ -124,6 +148,18 @@ def build(database_url: str, secret: str) -> Starlette:
             "recipes": [{"id": r.recipe.id, "title": r.recipe.title, "level": r.recipe.level,
                          "score": r.score, "covers": list(r.covers)} for r in result.recipes]})
 
+    async def mentee(request: Request) -> Response:
+        if (claims := caller(request)) is None:
+            return as_json({"detail": "unauthorized"}, 401)
+        mentee_id = request.path_params["mentee_id"]
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(MENTEE_SQL, claims["sub"], mentee_id)
+            catalog = await active_catalog(conn)
+        sessions = [mentee_session(r, catalog) for r in rows]  # newest first
+        current = next((s for s in sessions if s["invalidated"] is None), None)
+        return as_json({"mentee_id": mentee_id, "current_session": current,
+                        "sessions": sessions})
+
     def rows_route(sql: str, one: bool):
         async def endpoint(request: Request) -> Response:
             if (claims := caller(request)) is None:
@@ -138,12 +174,6 @@ def build(database_url: str, secret: str) -> Starlette:
                             "items": [dict(r) for r in await pool.fetch(sql, user)]})
         return endpoint
 
-    async def mentee(request: Request) -> Response:
-        if (claims := caller(request)) is None:
-            return as_json({"detail": "unauthorized"}, 401)
-        mentee_id = request.path_params["mentee_id"]
-        rows = await pool.fetch(MENTEE_SQL, claims["sub"], mentee_id)
-        return as_json({"mentee_id": mentee_id, "sessions": [dict(r) for r in rows]})
 
     async def talent(request: Request) -> Response:
         if (claims := caller(request)) is None:

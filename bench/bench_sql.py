@@ -22,7 +22,8 @@ order by created_at desc, profiler_session_id desc
 MENTEE_SQL = """
 select s.session_id, s.completed_at, s.facts, d.reason, d.invalidated_at
 from mentorship.sessions s
-left join mentorship.invalidation_details d on d.session_id = s.session_id
+left join mentorship.invalidation_details d
+    on d.user_id = s.user_id and d.session_id = s.session_id
 where s.user_id = $2 and exists (
     select 1 from mentorship.assignments a
     where a.mentor_id = $1 and a.mentee_id = $2 and a.active)

@@ -87,6 +87,11 @@ def configure_tracing(service: str, environ: Mapping[str, str] | None = None) ->
     return _exporting
 
 
+def exporting() -> bool:
+    """Whether this process exports spans (`configure_tracing` said so)."""
+    return _exporting
+
+
 def _exporters(names: str, env: Mapping[str, str]) -> list[SpanExporter]:
     exporters: list[SpanExporter] = []
     for name in (n.strip().lower() for n in names.split(",")):

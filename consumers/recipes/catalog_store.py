@@ -43,6 +43,7 @@ _cache: dict[str, Catalog] = {}
 _shipped: list[Catalog] = []  # the shipped catalog, parsed (it changes only with a deployment)
 
 ACTIVE_SQL = "SELECT version, document::text FROM hub_catalog.catalogs WHERE active"
+VERSION_SQL = "SELECT document::text FROM hub_catalog.catalogs WHERE version = $1"
 
 
 async def active_catalog(conn: AsyncConnection) -> Catalog:
@@ -73,6 +74,25 @@ async def active_catalog_raw(conn) -> Catalog:
         _cache.clear()
         _cache[version] = Catalog.model_validate_json(document)
     return _cache[version]
+
+
+async def catalog_of_version(conn, version: str | None) -> Catalog:
+    """The catalog of `version` (None: the shipped one) on an asyncpg connection, for a reader
+    that learned the active version in its own statement: the document is read only when this
+    process has not parsed that version yet (the same cache as `active_catalog_raw`)."""
+    if version is None:
+        if not _shipped:
+            _shipped.append(shipped_catalog())
+        return _shipped[0]
+    cached = _cache.get(version)
+    if cached is not None:
+        return cached
+    document = await conn.fetchval(VERSION_SQL, version)
+    if document is None:  # replaced meanwhile: the active one then
+        return await active_catalog_raw(conn)
+    _cache.clear()
+    _cache[version] = catalog = Catalog.model_validate_json(document)
+    return catalog
 
 
 async def store_catalog(conn: AsyncConnection, text: str | bytes) -> Catalog:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from hub.api.routes import admin_groups, skill_gaps
 from hub.bootstrap import api_engines
 from hub.projections import REGISTERED, Registration, all_projections, read_apis
 from toolkit.settings import Settings
+from toolkit.tracing import exporting as tracing_exported
 from toolkit.web.access import NO_MENTORS
 from toolkit.web.freshness import PositionWatch, document_freshness
 
@@ -65,6 +67,16 @@ def app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
+def native_telemetry() -> dict:
+    """FastAPI (≥ 0.165) starts a server span per request once a tracer provider is set
+    (`toolkit.tracing`). With exporting off none is ever recorded, and they cost ~25% of a
+    read's CPU (0.29 → 0.38 ms per difficulty read under wrk): request spans only when spans
+    are exported."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": tracing_exported()}}
+
+
 def create_app(settings: Settings, registered: Sequence[Registration] = REGISTERED) -> FastAPI:
     """The API over the `registered` projections: each one's routes, fast reads and freshness,
     then the reads that span projections (hub/api/routes/)."""
@@ -99,6 +111,7 @@ def create_app(settings: Settings, registered: Sequence[Registration] = REGISTER
         # FastAPI's pages load their scripts from a CDN; mount_docs serves Swagger UI locally.
         docs_url=None,
         redoc_url=None,
+        **native_telemetry(),
     )
     app.state.settings = settings
     app.state.mentors = mentors

@@ -5,10 +5,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
+import structlog
+from opentelemetry import trace
 
-from toolkit.logs import MAX_LOG_FIELD_CHARS, cap_log_text, json_handler, redact_query_secrets
+from tests.support.tracing import recorded_spans
+from toolkit.logs import (
+    ACCESS_LOGGER,
+    MAX_LOG_FIELD_CHARS,
+    cap_log_text,
+    json_handler,
+    redact_query_secrets,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -67,3 +77,52 @@ def test_a_huge_access_line_is_capped():
 def test_cap_keeps_short_text_and_says_how_much_was_cut():
     assert cap_log_text("abc", 3) == "abc"
     assert cap_log_text("abcdef", 3) == "abc…[+3 chars]"
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/missions/difficulty?user_id=learner-0001",
+    "/api?access_token=SECRET-VALUE&user_id=u",
+    "/api/v1/profiler/mentees/l%C3%A9a/results",
+    '/x?q="quoted"\\back&é=ü',
+    "/api?" + "&".join(f"junk{i}={'x' * 100}" for i in range(100)),
+])
+def test_the_access_line_shortcut_writes_what_the_processor_chain_writes(path):
+    """uvicorn's access records take JsonFormatter's shortcut: the same line as structlog's
+    chain, timestamp aside (taken a moment apart)."""
+    formatter = json_handler().formatter
+    assert formatter is not None
+    record = logging.getLogger(ACCESS_LOGGER).makeRecord(
+        ACCESS_LOGGER, logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", path, "1.1", 200), None)
+    shortcut = formatter.format(record)
+    chain = structlog.stdlib.ProcessorFormatter.format(formatter, record)  # type: ignore[arg-type]
+    assert [k for k in json.loads(shortcut)] == ["event", "level", "logger", "timestamp"]
+    without_time = re.compile(r'"timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z"')
+    assert without_time.sub("T", shortcut) == without_time.sub("T", chain)
+    assert without_time.search(shortcut)
+    assert "SECRET" not in shortcut
+
+
+def test_an_access_record_with_extra_takes_the_chain():
+    written = logged_through_json_handler(
+        ACCESS_LOGGER, '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/x?token=T", "1.1",
+        401, extra={"correlation_id": "c-1"})
+    line = json.loads(written)
+    assert line["correlation_id"] == "c-1"
+    assert line["event"] == '127.0.0.1:1 - "GET /x?token=[redacted] HTTP/1.1" 401'
+
+
+def test_the_access_line_shortcut_carries_the_current_span_as_the_chain_does():
+    formatter = json_handler().formatter
+    assert formatter is not None
+    record = logging.getLogger(ACCESS_LOGGER).makeRecord(
+        ACCESS_LOGGER, logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", "/x", "1.1", 200), None)
+    with recorded_spans(), trace.get_tracer("test").start_as_current_span("request"):
+        shortcut = json.loads(formatter.format(record))
+        chain = json.loads(structlog.stdlib.ProcessorFormatter.format(
+            formatter, record))  # type: ignore[arg-type]
+    assert len(shortcut["trace_id"]) == 32 and len(shortcut["span_id"]) == 16
+    assert list(shortcut) == list(chain)
+    assert {k: v for k, v in shortcut.items() if k != "timestamp"} == {
+        k: v for k, v in chain.items() if k != "timestamp"}

@@ -12,6 +12,7 @@ import time
 import pytest
 from fastapi import HTTPException
 
+from toolkit.web import auth
 from toolkit.web.auth import issue_token, principal_from_token
 
 SECRET = "s3cret-for-tests-only-long-enough-for-hs256"
@@ -82,3 +83,32 @@ def test_ordinary_tokens_pass():
     assert principal_from_token(issue_token(SECRET, "u", ["learner"]), SECRET).user_id == "u"
     assert json.loads(claims("1", "2")) == {"sub": "u", "roles": ["platform_admin"],
                                             "exp": 1, "iat": 2}
+
+
+def test_a_remembered_token_still_expires():
+    """Verified tokens are remembered (toolkit/web/auth.py): expiry is checked on every use."""
+    token = signed(claims(str(now() + 1)))
+    assert principal_from_token(token, SECRET).user_id == "u"
+    assert principal_from_token(token, SECRET).user_id == "u"  # remembered
+    while now() < json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["exp"]:
+        time.sleep(0.05)
+    assert refused(token) == "token expired"
+    assert refused(token) == "token expired"
+
+
+def test_a_remembered_token_counts_only_under_its_secret_and_lifetime():
+    token = signed(claims(str(now() + 2 * HOUR), str(now())))
+    assert principal_from_token(token, SECRET, 2 * HOUR).user_id == "u"
+    assert "exp" in refused(token, max_lifetime=HOUR)
+    with pytest.raises(HTTPException) as caught:
+        principal_from_token(token, "another-secret-for-tests-long-enough-for-hs256")
+    assert caught.value.detail == "token signature is invalid"
+
+
+def test_remembered_tokens_are_bounded(monkeypatch):
+    monkeypatch.setattr(auth, "MAX_VERIFIED_TOKENS", 3)
+    monkeypatch.setattr(auth, "_verified", {})
+    tokens = [issue_token(SECRET, f"u{i}", ["learner"]) for i in range(5)]
+    assert [principal_from_token(t, SECRET).user_id for t in tokens] == [
+        f"u{i}" for i in range(5)]
+    assert [key[0] for key in auth._verified] == tokens[2:]

@@ -314,9 +314,11 @@ def document_freshness(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def answer(model: BaseModel, fresh: Fresh | None = None) -> Response:
-    """The model as JSON, with the freshness headers. Returning a Response skips FastAPI's
-    second validation of the model against `response_model` (which stays on the route for
-    the OpenAPI document); the bytes are pydantic's serialization either way."""
-    return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json",
+def answer(model: BaseModel | bytes, fresh: Fresh | None = None) -> Response:
+    """The model as JSON (or JSON already serialized as the model would be), with the freshness
+    headers. Returning a Response skips FastAPI's second validation of the model against
+    `response_model` (which stays on the route for the OpenAPI document); the bytes are
+    pydantic's serialization either way."""
+    body = model if isinstance(model, bytes) else model.__pydantic_serializer__.to_json(model)
+    return Response(body, media_type="application/json",
                     headers=fresh.headers() if fresh is not None else None)

@@ -26,9 +26,10 @@ from toolkit.web.auth import Principal
 
 MAX_USER_ID = 64  # UserIdParam's bounds (toolkit/web/deps.py)
 
-# (caller, subject, asyncpg connection, who mentors whom) -> the 200's model, or None to let
-# the route answer. The subject is the learner (or group, or query) the request names.
-FastHandler = Callable[[Principal, Any, Any, MentorLookup], Awaitable[BaseModel | None]]
+# (caller, subject, asyncpg connection, who mentors whom) -> the 200's model (or the bytes the
+# route's model serializes to), or None to let the route answer. The subject is the learner
+# (or group, or query) the request names.
+FastHandler = Callable[[Principal, Any, Any, MentorLookup], Awaitable[BaseModel | bytes | None]]
 
 
 def learner_param(query_string: bytes, name: str = "user_id") -> tuple[bool, str | None]:
