@@ -61,7 +61,8 @@ def apply_batches(batches) -> Aggregates:
 
 def views(aggregates: Aggregates):
     """The aggregates shown as the oracle (and the read API) shows them."""
-    cohorts, enterprises = {}, {}
+    cohorts: dict[str, dict] = {}
+    enterprises: dict[str, dict] = {}
     for group, totals in aggregates.totals.items():
         skills = {skill: s for (g, skill), s in aggregates.skills.items() if g == group}
         scope, group_id = group

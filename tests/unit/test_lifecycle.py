@@ -139,5 +139,6 @@ def test_a_session_id_reused_by_another_learner_is_another_session():
     for order in ([mine, theirs, their_kill], [their_kill, theirs, mine]):
         states = {u: fold(LearnerState(), evs, facts) for u, evs in by_learner(order).items()}
         assert states["a"] == fold(LearnerState(), [mine], facts)
-        assert states["a"].current().session_id == sid
+        current = states["a"].current()
+        assert current is not None and current.session_id == sid
         assert states["b"].invalidated == {sid: at(10)} and states["b"].current() is None
