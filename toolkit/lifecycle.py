@@ -2,7 +2,10 @@
 
 Pure: a learner's state is folded from their events in any order, with any duplicates, and
 always ends the same. The rules:
-- a completed session counts unless an invalidation of it exists (whichever came first);
+- a completed session counts unless an invalidation of it exists (whichever came first); of
+  several invalidations of one session the latest `occurred_at` is remembered (the earliest
+  would not be order-free: an erasure between two invalidations forgets the earlier one, and
+  had it replaced the later one first, nothing would remain);
 - the current session is the valid one with the greatest (completed_at, session_id);
 - an erasure forgets every event of the learner that occurred before `erased_at`, and such
   events arriving later are ignored.
@@ -94,9 +97,10 @@ def apply(
         session = Session(data.session_id, data.completed_at, event.occurred_at, summarize(data))
         return replace(state, sessions={**state.sessions, data.session_id: session})
     if isinstance(event, SessionInvalidated):
-        # Of several invalidations of one session the earliest counts, whatever arrives first.
+        # Of several invalidations of one session the latest is remembered: the erasure's
+        # filter (`t >= erased_at`) keeps the latest whenever it keeps any, so order is moot.
         known = state.invalidated.get(event.data.session_id)
-        if known is not None and known <= event.occurred_at:
+        if known is not None and known >= event.occurred_at:
             return state
         return replace(
             state, invalidated={**state.invalidated, event.data.session_id: event.occurred_at}
@@ -137,7 +141,7 @@ def fold(
         elif isinstance(event, SessionInvalidated):
             session_id = event.data.session_id
             known = invalidated.get(session_id)
-            if known is None or occurred_at < known:
+            if known is None or occurred_at > known:  # the latest (see `apply`)
                 invalidated[session_id] = occurred_at
                 changed = True
         elif isinstance(event, LearnerErased):

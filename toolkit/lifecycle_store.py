@@ -122,8 +122,8 @@ class LifecycleStore(Generic[FactsT]):
         ).on_conflict_do_nothing()
         stmt = unnest_insert(invalidations, INVALIDATION_COLUMNS)
         # The batch's folded state is authoritative (it was loaded under the partition's
-        # position lock): an erasure may have dropped an earlier invalidation that a later one
-        # now replaces, so the stored time is overwritten, never kept when earlier.
+        # position lock): a later invalidation of the session replaces the stored time (the
+        # lifecycle remembers the latest), so the stored time is overwritten.
         self._upsert_invalidations = stmt.on_conflict_do_update(
             index_elements=list(SESSION_KEY),
             set_={"occurred_at": stmt.excluded.occurred_at},

@@ -68,6 +68,7 @@ def test_invalidation_withdraws_in_either_order_and_current_falls_back():
         assert [(i.profiler_session_id, i.status, i.withdrawn_at) for i in items] == [
             (new.data.session_id, "withdrawn", at(20)), (old.data.session_id, "active", None)]
         current = statement_after(arrival)
+        assert current is not None
         assert (current.profiler_session_id, current.track) == (old.data.session_id, "grc")
 
 
@@ -79,6 +80,7 @@ def test_retake_becomes_the_current_statement_but_both_items_remain():
     first = answered(completed("u", minute=0), ["integrity"])
     retake = answered(completed("u", minute=30), ["curiosity", "ownership"], goal="Build.")
     current = statement_after([retake, first])
+    assert current is not None
     assert current.profiler_session_id == retake.data.session_id
     assert current.core_values == ("curiosity", "ownership")
     assert [i.status for i in items_after([retake, first])] == ["active", "active"]
@@ -113,7 +115,8 @@ def learner_histories(draw):
             draw(st.sampled_from(["defender", "grc", " leadership "])),
         )
         events.append(session)
-        if draw(st.integers(0, 3)) == 0:
+        # Sometimes two invalidations of one session, so an erasure can fall between them.
+        for _ in range(draw(st.sampled_from([0, 0, 0, 0, 0, 0, 1, 2]))):
             events.append(invalidated(user, session.data.session_id, minute=draw(minutes)))
     if draw(st.integers(0, 4)) == 0:
         events.append(erased(user, minute=draw(minutes)))

@@ -8,8 +8,9 @@ Reading of the CONTRACT used here (and by the projection):
 - per (mentor, mentee) the change with the newest `changed_at` wins; on a tie, inactive wins;
 - a mentee's results list every remembered completed session, newest (completed_at,
   session_id) first, each with its invalidation if one is remembered. Producers invalidate a
-  session once (re-deliveries share the event_id); were there several, the projection keeps
-  the first to arrive, which no whole-history reading can know.
+  session once (re-deliveries share the event_id); were there several, the one that
+  occurred latest counts (the lifecycle's rule); of several at the very same time the
+  projection keeps the first to arrive, which no whole-history reading can know.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def mentee_results(events: Iterable[AnyEvent], catalog: Catalog) -> dict[str, di
     events = list(events)
     alive = remembered(events)
     invalidations = {}
-    for invalidation in sorted(  # the latest first, so the earliest stays (per learner)
+    for invalidation in sorted(  # the earliest first, so the latest stays (per learner)
         (e for e in alive if isinstance(e, SessionInvalidated)),
-        key=lambda e: (e.occurred_at, str(e.event_id)), reverse=True,
+        key=lambda e: (e.occurred_at, str(e.event_id)),
     ):
         invalidations[(invalidation.key, invalidation.data.session_id)] = invalidation.data
     sessions: dict[str, dict] = {}

@@ -118,7 +118,7 @@ def portfolios(events: Iterable[AnyEvent]) -> dict[str, ExpectedPortfolio]:
     for e in alive:
         if isinstance(e, SessionInvalidated):
             sid = (e.key, e.data.session_id)
-            withdrawn[sid] = min(withdrawn.get(sid, e.occurred_at), e.occurred_at)
+            withdrawn[sid] = max(withdrawn.get(sid, e.occurred_at), e.occurred_at)  # the latest
     completions: dict[str, dict[UUID, SessionCompleted]] = {}
     for e in alive:
         if isinstance(e, SessionCompleted):
