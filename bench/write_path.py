@@ -116,14 +116,17 @@ async def final_rows(url: str, name: str) -> dict[str, tuple[list[str], list[tup
         await conn.close()
 
 
-async def column_types(conn: asyncpg.Connection, fullname: str) -> list[str]:
+async def column_types(conn: asyncpg.Connection, fullname: str, columns: list[str]) -> list[str]:
+    """The types of `columns`, in their order (a migrated table's column order may differ from
+    its definition's: 0011 re-keyed the lifecycle tables)."""
     schema, table = fullname.split(".")
     rows = await conn.fetch(
-        "select format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
         "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped "
-        "order by a.attnum", schema, table)
-    return [r[0] for r in rows]
+        "where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped",
+        schema, table)
+    types = {name: type_ for name, type_ in rows}
+    return [types[column] for column in columns]
 
 
 async def raw_write(url: str, tables: dict, batches: int, how: str) -> float:
@@ -132,7 +135,7 @@ async def raw_write(url: str, tables: dict, batches: int, how: str) -> float:
     try:
         statements = {}
         for fullname, (columns, _) in tables.items():
-            types = await column_types(conn, fullname)
+            types = await column_types(conn, fullname, columns)
             arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
             statements[fullname] = (
                 f'insert into {fullname} ({", ".join(columns)}) select * from unnest({arrays})'
