@@ -163,7 +163,8 @@ def write_path_rows(r: dict) -> list[Row]:
     for name, p in r.get("write_path", {}).items():
         hub, raw = p.get("hub_rows_per_s"), p.get("raw_rows_per_s")
         ratio = p.get("ratio", hub / raw if hub and raw else None)
-        rows.append(("write path", name, f"{n(hub)} rows/s", f"{n(raw)} rows/s raw asyncpg",
+        rows.append(("write path", f"{name}, whole apply", f"{n(hub)} rows/s",
+                     f"{n(raw)} rows/s raw asyncpg",
                      f"{ratio:.3f}×" if ratio is not None else "?", f"≥ {WRITE_PATH_GOAL}×",
                      verdict(ratio >= WRITE_PATH_GOAL if ratio is not None else None)))
     return rows
